@@ -1,0 +1,632 @@
+/**
+ * The routing rules, in one place. The broker runs in the master: it knows which peers
+ * (workers, and the master's own endpoint as peer 0) are ready and which events each
+ * handles, routes every request, enforces deadlines and size limits, and settles every
+ * request exactly once: with a result, a handler's error, a timeout or a worker's exit.
+ *
+ * It reads envelopes only; payload bytes pass through untouched.
+ */
+import { exceeds } from './codec.js';
+import {
+  BusError,
+  NoHandlerError,
+  PayloadTooLargeError,
+  TimeoutError,
+  WorkerExitedError,
+  ErrorCodes,
+} from './errors.js';
+import type { Logger } from './logger.js';
+import type { ResolvedBusOptions } from './options.js';
+import {
+  PROTOCOL_VERSION,
+  errorToWire,
+  parseUpFrame,
+  type CallFrame,
+  type DownFrame,
+  type ReplyFrame,
+  type RequestFrame,
+  type WireError,
+  type WireOutcome,
+} from './protocol.js';
+
+/** Where a peer stands. Only `ready` peers get new work. */
+export type PeerState = 'starting' | 'ready' | 'draining';
+
+interface Peer {
+  readonly id: number;
+  state: PeerState;
+  handlers: Set<string>;
+  /** Deliveries this peer owes a reply for. */
+  readonly owed: Set<Delivery>;
+  /** Still counted as "about to join" by requests that found no handler. */
+  expectedSoon: boolean;
+  startTimer: NodeJS.Timeout | undefined;
+  /** Broadcasts sent while it was starting, delivered when it joins. */
+  queued: CallFrame[];
+}
+
+interface Delivery {
+  readonly id: number;
+  readonly peer: number;
+  readonly request: Request;
+}
+
+interface RequestBase {
+  readonly key: number;
+  /** Peer that asked, or `undefined` for the broker's own dedupe runs. */
+  readonly caller: number | undefined;
+  readonly callerId: number;
+  readonly ev: string;
+  readonly p: string;
+  readonly ms: number;
+  timer: NodeJS.Timeout | undefined;
+  parked: boolean;
+}
+
+interface ConsumeRequest extends RequestBase {
+  readonly op: 'c';
+  readonly tried: Set<number>;
+  redeliveries: number;
+  delivery: Delivery | undefined;
+  readonly dedupe: DedupeEntry | undefined;
+  /** Why the last attempt failed, reported if nothing else can run it. */
+  lastFailure: BusError | undefined;
+}
+
+interface MapRequest extends RequestBase {
+  readonly op: 'm';
+  readonly mr: number;
+  readonly waiting: Map<number, Delivery>;
+  readonly outcomes: Map<number, WireOutcome>;
+}
+
+type Request = ConsumeRequest | MapRequest;
+
+interface DedupeWaiter {
+  readonly peer: number;
+  readonly id: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface DedupeEntry {
+  done: boolean;
+  outcome: { ok: true } | { ok: false; e: WireError } | undefined;
+  waiters: DedupeWaiter[];
+}
+
+/** Counters and table sizes, for tests and monitoring. */
+export interface BrokerStats {
+  /** Requests not yet settled (consume and map). */
+  pendingRequests: number;
+  /** Deliveries awaiting a worker's reply. */
+  pendingDeliveries: number;
+  /** Requests waiting for a starting worker. */
+  parkedRequests: number;
+  /** Dedupe keys seen (settled or running). */
+  dedupeKeys: number;
+  /** Dedupe callers waiting for a running job. */
+  dedupeWaiters: number;
+  /** Broadcasts that found no handler anywhere. */
+  unhandledBroadcasts: number;
+  /** Envelopes dropped as malformed. */
+  malformed: number;
+  /** Replies for unknown, finished or foreign deliveries, ignored. */
+  staleReplies: number;
+  /** Consumes handed to a second worker after the first one exited. */
+  redelivered: number;
+  /** Peers by state. */
+  peers: { id: number; state: PeerState; handlers: string[]; owed: number }[];
+}
+
+/** Most broadcasts held for one starting worker; older ones are dropped (and logged). */
+const MAX_QUEUED_PER_PEER = 10_000;
+
+/** Sends a frame to a peer; never throws. */
+export type SendToPeer = (peer: number, frame: DownFrame) => void;
+
+/** The master's router. One per bus; the transport feeds it envelopes and peer changes. */
+export class Broker {
+  private readonly peers = new Map<number, Peer>();
+  private readonly requests = new Map<number, Request>();
+  private readonly deliveries = new Map<number, Delivery>();
+  private readonly dedupe = new Map<string, DedupeEntry>();
+  private readonly roundRobin = new Map<string, number>();
+  private nextKey = 1;
+  private nextDelivery = 1;
+  private unhandledBroadcasts = 0;
+  private malformed = 0;
+  private staleReplies = 0;
+  private redelivered = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: ResolvedBusOptions,
+    private readonly send: SendToPeer,
+    private readonly log: Logger = options.logger,
+  ) {}
+
+  /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
+  peerStarting(id: number): void {
+    if (this.peers.has(id)) return;
+    const peer = this.addPeer(id, 'starting');
+    peer.startTimer = setTimeout(() => {
+      peer.expectedSoon = false;
+      peer.startTimer = undefined;
+      this.retryParked();
+    }, this.options.startWaitMs);
+    peer.startTimer.unref();
+  }
+
+  /** Stops routing new work to a peer; what it owes it may still answer. */
+  setDraining(id: number): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    peer.state = 'draining';
+    peer.expectedSoon = false;
+    this.clearStartTimer(peer);
+  }
+
+  /** How many replies a peer still owes. */
+  owedBy(id: number): number {
+    return this.peers.get(id)?.owed.size ?? 0;
+  }
+
+  /** A peer exited or lost its channel: everything it owed fails or is redelivered at once. */
+  peerGone(id: number, reason: string): void {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    this.clearStartTimer(peer);
+    for (const delivery of [...peer.owed]) {
+      this.deliveries.delete(delivery.id);
+      const req = delivery.request;
+      const err = new WorkerExitedError(req.ev, id, reason);
+      if (req.op === 'm') {
+        req.waiting.delete(id);
+        req.outcomes.set(id, [id, false, errorToWire(err, req.ev, id)]);
+        this.maybeFinishMap(req);
+      } else {
+        req.delivery = undefined;
+        req.lastFailure = err;
+        if (req.redeliveries > 0) {
+          req.redeliveries--;
+          this.redelivered++;
+          this.log.warn('redelivering consume after worker exit', { event: req.ev, worker: id });
+          this.routeConsume(req);
+        } else {
+          this.failConsume(req, err);
+        }
+      }
+    }
+    // Requests the dead peer made have nobody to answer: drop them and their deliveries.
+    for (const req of [...this.requests.values()]) {
+      if (req.caller === id) this.abandon(req);
+    }
+    for (const entry of this.dedupe.values()) {
+      entry.waiters = entry.waiters.filter((w) => {
+        if (w.peer !== id) return true;
+        clearTimeout(w.timer);
+        return false;
+      });
+    }
+    this.retryParked();
+  }
+
+  /** An envelope arrived from a peer. Never throws, whatever `message` is. */
+  receive(from: number, message: unknown): void {
+    if (this.closed) return;
+    const frame = parseUpFrame(message);
+    if (!frame) {
+      this.malformed++;
+      return;
+    }
+    try {
+      switch (frame.t) {
+        case 'hello':
+          this.join(from, frame.ev);
+          break;
+        case 'handlers':
+          this.updateHandlers(from, frame.ev);
+          break;
+        case 'req':
+          this.request(from, frame);
+          break;
+        case 'res':
+          this.reply(from, frame);
+          break;
+      }
+    } catch (err) {
+      // A bug here must not take the master down with it; say so loudly instead.
+      this.log.error('broker failed to handle an envelope', { from, type: frame.t, error: String(err) });
+    }
+  }
+
+  /** Counters and table sizes. */
+  stats(): BrokerStats {
+    let parked = 0;
+    for (const r of this.requests.values()) if (r.parked) parked++;
+    let waiters = 0;
+    for (const d of this.dedupe.values()) waiters += d.waiters.length;
+    return {
+      pendingRequests: this.requests.size,
+      pendingDeliveries: this.deliveries.size,
+      parkedRequests: parked,
+      dedupeKeys: this.dedupe.size,
+      dedupeWaiters: waiters,
+      unhandledBroadcasts: this.unhandledBroadcasts,
+      malformed: this.malformed,
+      staleReplies: this.staleReplies,
+      redelivered: this.redelivered,
+      peers: [...this.peers.values()]
+        .sort((a, b) => a.id - b.id)
+        .map((p) => ({ id: p.id, state: p.state, handlers: [...p.handlers].sort(), owed: p.owed.size })),
+    };
+  }
+
+  /** Fails everything still pending with `err` and stops routing. */
+  close(): void {
+    this.closed = true;
+    for (const req of [...this.requests.values()]) {
+      if (req.caller !== undefined)
+        this.sendDone(req.caller, req.callerId, errorToWire(closedError(req.ev), req.ev, 0));
+      this.abandon(req);
+    }
+    for (const peer of this.peers.values()) this.clearStartTimer(peer);
+    for (const entry of this.dedupe.values()) for (const w of entry.waiters) clearTimeout(w.timer);
+  }
+
+  // ---- membership -------------------------------------------------------------------
+
+  private addPeer(id: number, state: PeerState): Peer {
+    const peer: Peer = {
+      id,
+      state,
+      handlers: new Set(),
+      owed: new Set(),
+      expectedSoon: state === 'starting',
+      startTimer: undefined,
+      queued: [],
+    };
+    this.peers.set(id, peer);
+    return peer;
+  }
+
+  private join(id: number, events: string[]): void {
+    const peer = this.peers.get(id) ?? this.addPeer(id, 'starting');
+    peer.handlers = new Set(events);
+    if (peer.state === 'starting') peer.state = 'ready';
+    peer.expectedSoon = false;
+    this.clearStartTimer(peer);
+    const queued = peer.queued;
+    peer.queued = [];
+    for (const call of queued) if (peer.handlers.has(call.ev)) this.send(id, call);
+    this.retryParked();
+  }
+
+  private updateHandlers(id: number, events: string[]): void {
+    const peer = this.peers.get(id);
+    if (!peer) return this.join(id, events);
+    peer.handlers = new Set(events);
+    this.retryParked();
+  }
+
+  private clearStartTimer(peer: Peer): void {
+    if (peer.startTimer) clearTimeout(peer.startTimer);
+    peer.startTimer = undefined;
+  }
+
+  private routable(ev: string, exclude?: Set<number>): number[] {
+    const ids: number[] = [];
+    for (const p of this.peers.values()) {
+      if (p.state === 'ready' && p.handlers.has(ev) && !exclude?.has(p.id)) ids.push(p.id);
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  private someoneStarting(): boolean {
+    for (const p of this.peers.values()) if (p.state === 'starting' && p.expectedSoon) return true;
+    return false;
+  }
+
+  // ---- requests -----------------------------------------------------------------------
+
+  private request(from: number, f: RequestFrame): void {
+    if (!this.peers.has(from)) this.peerStarting(from);
+    const limit = Math.min(f.mp ?? this.options.maxPayloadBytes, this.options.maxPayloadBytes);
+    const size = exceeds(f.p, limit);
+    if (size !== undefined) {
+      const err = new PayloadTooLargeError(f.ev, 'payload', size, limit, from);
+      return this.sendDone(from, f.id, errorToWire(err, f.ev, from));
+    }
+    switch (f.op) {
+      case 'b':
+        return this.broadcast(from, f);
+      case 'c':
+        return this.consume(from, f);
+      case 'm':
+        return this.map(from, f);
+    }
+  }
+
+  private broadcast(from: number, f: RequestFrame): void {
+    const call: CallFrame = { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: f.p, from };
+    let reached = 0;
+    for (const peer of this.peers.values()) {
+      if (peer.state === 'ready' && peer.handlers.has(f.ev)) {
+        this.send(peer.id, call);
+        reached++;
+      } else if (peer.state === 'starting' && peer.expectedSoon) {
+        if (peer.queued.length >= MAX_QUEUED_PER_PEER) {
+          peer.queued.shift();
+          this.log.warn('dropped a broadcast queued for a starting worker', { event: f.ev, worker: peer.id });
+        }
+        peer.queued.push(call);
+        reached++;
+      }
+    }
+    if (reached === 0) this.unhandledBroadcasts++;
+    this.sendDone(from, f.id);
+  }
+
+  private consume(from: number, f: RequestFrame): void {
+    const ms = f.ms ?? this.options.timeoutMs;
+    if (f.dk === undefined) {
+      this.startConsume(from, f.id, f.ev, f.p, ms, f.rd ?? true, undefined);
+      return;
+    }
+    const dkey = `${f.ev}\u0000${f.dk}`;
+    let entry = this.dedupe.get(dkey);
+    if (entry?.done) {
+      const outcome = entry.outcome;
+      return this.sendDone(from, f.id, outcome && !outcome.ok ? outcome.e : undefined);
+    }
+    const waiter: DedupeWaiter = {
+      peer: from,
+      id: f.id,
+      timer: setTimeout(() => {
+        if (!entry) return;
+        entry.waiters = entry.waiters.filter((w) => w !== waiter);
+        this.sendDone(from, f.id, errorToWire(new TimeoutError(f.ev, ms), f.ev, 0));
+      }, ms),
+    };
+    if (entry) {
+      entry.waiters.push(waiter);
+      return;
+    }
+    entry = { done: false, outcome: undefined, waiters: [waiter] };
+    this.dedupe.set(dkey, entry);
+    this.startConsume(undefined, 0, f.ev, f.p, ms, f.rd ?? true, entry);
+  }
+
+  private startConsume(
+    caller: number | undefined,
+    callerId: number,
+    ev: string,
+    p: string,
+    ms: number,
+    redeliver: boolean,
+    dedupe: DedupeEntry | undefined,
+  ): void {
+    const req: ConsumeRequest = {
+      key: this.nextKey++,
+      caller,
+      callerId,
+      ev,
+      p,
+      ms,
+      timer: undefined,
+      parked: false,
+      op: 'c',
+      tried: new Set(),
+      redeliveries: redeliver ? 1 : 0,
+      delivery: undefined,
+      dedupe,
+      lastFailure: undefined,
+    };
+    this.requests.set(req.key, req);
+    req.timer = setTimeout(() => this.failConsume(req, new TimeoutError(ev, ms, req.delivery?.peer)), ms);
+    this.routeConsume(req);
+  }
+
+  private routeConsume(req: ConsumeRequest): void {
+    const candidates = this.routable(req.ev, req.tried);
+    if (candidates.length === 0) {
+      if (this.someoneStarting()) {
+        req.parked = true;
+        return;
+      }
+      return this.failConsume(req, req.lastFailure ?? new NoHandlerError(req.ev));
+    }
+    req.parked = false;
+    const turn = this.roundRobin.get(req.ev) ?? 0;
+    this.roundRobin.set(req.ev, turn + 1);
+    const peer = candidates[turn % candidates.length] as number;
+    req.tried.add(peer);
+    req.delivery = this.deliver(req, peer);
+  }
+
+  private map(from: number, f: RequestFrame): void {
+    const req: MapRequest = {
+      key: this.nextKey++,
+      caller: from,
+      callerId: f.id,
+      ev: f.ev,
+      p: f.p,
+      ms: f.ms ?? this.options.timeoutMs,
+      timer: undefined,
+      parked: false,
+      op: 'm',
+      mr: f.mr ?? this.options.maxResultBytes,
+      waiting: new Map(),
+      outcomes: new Map(),
+    };
+    this.requests.set(req.key, req);
+    req.timer = setTimeout(() => this.timeoutMap(req), req.ms);
+    this.routeMap(req);
+  }
+
+  private routeMap(req: MapRequest): void {
+    const targets = this.routable(req.ev);
+    if (targets.length === 0) {
+      if (this.someoneStarting()) {
+        req.parked = true;
+        return;
+      }
+      // Nobody handles it: map rejects with NoHandlerError, mapSettled resolves to [].
+      this.finish(req);
+      if (req.caller !== undefined)
+        this.send(req.caller, { cb: PROTOCOL_VERSION, t: 'mapped', id: req.callerId, r: [] });
+      return;
+    }
+    req.parked = false;
+    for (const peer of targets) req.waiting.set(peer, this.deliver(req, peer));
+  }
+
+  private deliver(req: Request, peer: number): Delivery {
+    const delivery: Delivery = { id: this.nextDelivery++, peer, request: req };
+    this.deliveries.set(delivery.id, delivery);
+    this.peers.get(peer)?.owed.add(delivery);
+    const call: CallFrame = {
+      cb: PROTOCOL_VERSION,
+      t: 'call',
+      id: delivery.id,
+      ev: req.ev,
+      op: req.op,
+      p: req.p,
+      from: req.caller ?? 0,
+    };
+    if (req.op === 'm') call.mr = req.mr;
+    this.send(peer, call);
+    return delivery;
+  }
+
+  private retryParked(): void {
+    for (const req of [...this.requests.values()]) {
+      if (!req.parked) continue;
+      if (req.op === 'c') this.routeConsume(req);
+      else this.routeMap(req);
+    }
+  }
+
+  // ---- replies ------------------------------------------------------------------------
+
+  private reply(from: number, f: ReplyFrame): void {
+    const delivery = this.deliveries.get(f.id);
+    if (!delivery || delivery.peer !== from) {
+      this.staleReplies++;
+      return;
+    }
+    this.undeliver(delivery);
+    const req = delivery.request;
+    if (req.op === 'm') {
+      req.waiting.delete(from);
+      if (f.ok) {
+        const size = exceeds(f.p as string, req.mr);
+        const outcome: WireOutcome =
+          size === undefined
+            ? [from, true, f.p as string]
+            : [from, false, errorToWire(new PayloadTooLargeError(req.ev, 'result', size, req.mr, from), req.ev, from)];
+        req.outcomes.set(from, outcome);
+      } else {
+        req.outcomes.set(from, [from, false, f.e as WireError]);
+      }
+      this.maybeFinishMap(req);
+      return;
+    }
+    req.delivery = undefined;
+    if (f.ok) return this.succeedConsume(req);
+    const e = f.e as WireError;
+    if (e.c === ErrorCodes.NO_HANDLER) {
+      // The handler went away between routing and delivery: try someone else.
+      return this.routeConsume(req);
+    }
+    this.failConsumeWire(req, e);
+  }
+
+  private undeliver(delivery: Delivery): void {
+    this.deliveries.delete(delivery.id);
+    this.peers.get(delivery.peer)?.owed.delete(delivery);
+  }
+
+  // ---- settling -----------------------------------------------------------------------
+
+  private finish(req: Request): void {
+    if (req.timer) clearTimeout(req.timer);
+    req.timer = undefined;
+    req.parked = false;
+    this.requests.delete(req.key);
+  }
+
+  /** Forgets a request nobody waits for any more, with its outstanding deliveries. */
+  private abandon(req: Request): void {
+    this.finish(req);
+    if (req.op === 'm') {
+      for (const d of req.waiting.values()) this.undeliver(d);
+      req.waiting.clear();
+    } else if (req.delivery) {
+      this.undeliver(req.delivery);
+      req.delivery = undefined;
+    }
+  }
+
+  private succeedConsume(req: ConsumeRequest): void {
+    this.finish(req);
+    if (req.dedupe) return this.settleDedupe(req.dedupe, { ok: true });
+    if (req.caller !== undefined) this.sendDone(req.caller, req.callerId);
+  }
+
+  private failConsume(req: ConsumeRequest, err: BusError): void {
+    this.failConsumeWire(req, errorToWire(err, req.ev, err.worker ?? 0));
+  }
+
+  private failConsumeWire(req: ConsumeRequest, e: WireError): void {
+    if (!this.requests.has(req.key)) return;
+    if (req.delivery) this.undeliver(req.delivery);
+    req.delivery = undefined;
+    this.finish(req);
+    if (req.dedupe) return this.settleDedupe(req.dedupe, { ok: false, e });
+    if (req.caller !== undefined) this.sendDone(req.caller, req.callerId, e);
+  }
+
+  private settleDedupe(entry: DedupeEntry, outcome: { ok: true } | { ok: false; e: WireError }): void {
+    entry.done = true;
+    entry.outcome = outcome;
+    const waiters = entry.waiters;
+    entry.waiters = [];
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      this.sendDone(w.peer, w.id, outcome.ok ? undefined : outcome.e);
+    }
+  }
+
+  private timeoutMap(req: MapRequest): void {
+    if (req.parked) {
+      this.finish(req);
+      const err = new TimeoutError(req.ev, req.ms);
+      if (req.caller !== undefined) this.sendDone(req.caller, req.callerId, errorToWire(err, req.ev, 0));
+      return;
+    }
+    for (const [peer, delivery] of req.waiting) {
+      this.undeliver(delivery);
+      req.outcomes.set(peer, [peer, false, errorToWire(new TimeoutError(req.ev, req.ms, peer), req.ev, peer)]);
+    }
+    req.waiting.clear();
+    this.maybeFinishMap(req);
+  }
+
+  private maybeFinishMap(req: MapRequest): void {
+    if (req.waiting.size > 0 || !this.requests.has(req.key)) return;
+    this.finish(req);
+    const r = [...req.outcomes.values()].sort((a, b) => a[0] - b[0]);
+    if (req.caller !== undefined) this.send(req.caller, { cb: PROTOCOL_VERSION, t: 'mapped', id: req.callerId, r });
+  }
+
+  private sendDone(peer: number, id: number, e?: WireError): void {
+    if (e === undefined) this.send(peer, { cb: PROTOCOL_VERSION, t: 'done', id, ok: true });
+    else this.send(peer, { cb: PROTOCOL_VERSION, t: 'done', id, ok: false, e });
+  }
+}
+
+function closedError(event: string): BusError {
+  return new BusError(ErrorCodes.CLOSED, `bus closed; "${event}" was not completed`, { event });
+}

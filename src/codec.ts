@@ -1,0 +1,65 @@
+/**
+ * Payload encoding: superjson, so that Date, Map, Set, bigint, undefined, RegExp, URL and
+ * Error arrive as they were sent. Encoding happens once, in the sender; the master never
+ * decodes. Decoding refuses anything that could pollute a prototype.
+ */
+import superjson from 'superjson';
+import { BadPayloadError } from './errors.js';
+
+/** Encodes a payload or result; throws `BadPayloadError` for values superjson cannot carry. */
+export function encode(value: unknown, event: string, worker: number): string {
+  try {
+    return superjson.stringify(value);
+  } catch (err) {
+    throw new BadPayloadError(`cannot encode "${event}": ${(err as Error).message}`, { event, worker });
+  }
+}
+
+/** Decodes what `encode` produced; throws `BadPayloadError` for anything malformed or unsafe. */
+export function decode(text: string, event: string, worker: number): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new BadPayloadError(`cannot decode "${event}": ${(err as Error).message}`, { event, worker });
+  }
+  // Only a text that names one of the dangerous keys needs the walk.
+  if ((text.includes('__proto__') || text.includes('prototype')) && hasPollutingKey(parsed)) {
+    throw new BadPayloadError(`payload of "${event}" has a __proto__ or constructor.prototype key`, { event, worker });
+  }
+  try {
+    return superjson.deserialize(parsed as Parameters<typeof superjson.deserialize>[0]);
+  } catch (err) {
+    throw new BadPayloadError(`cannot decode "${event}": ${(err as Error).message}`, { event, worker });
+  }
+}
+
+function hasPollutingKey(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return true;
+    const ctor = (v as Record<string, unknown>).constructor;
+    if (
+      Object.prototype.hasOwnProperty.call(v, 'constructor') &&
+      typeof ctor === 'object' &&
+      ctor !== null &&
+      Object.prototype.hasOwnProperty.call(ctor, 'prototype')
+    ) {
+      return true;
+    }
+    for (const child of Object.values(v)) stack.push(child);
+  }
+  return false;
+}
+
+/**
+ * Size of an encoded text in bytes, as it crosses the channel (UTF-8). Skips the count when
+ * the text cannot possibly exceed `limit` (a UTF-16 unit is at most 3 UTF-8 bytes).
+ */
+export function exceeds(text: string, limit: number): number | undefined {
+  if (text.length * 3 <= limit) return undefined;
+  const size = Buffer.byteLength(text, 'utf8');
+  return size > limit ? size : undefined;
+}

@@ -1,0 +1,371 @@
+/**
+ * A process's end of the bus: its handlers, the calls it is waiting on, and the handshake
+ * that tells the broker which events it handles. Every process has one: each worker (over
+ * a transport to the master) and the master itself (peer 0, linked to the broker in-process).
+ */
+import { decode, encode, exceeds } from './codec.js';
+import type { BusError } from './errors.js';
+import {
+  ClosedError,
+  MapError,
+  NoHandlerError,
+  NotConnectedError,
+  PayloadTooLargeError,
+  TimeoutError,
+  type MapFailure,
+} from './errors.js';
+import type { Logger } from './logger.js';
+import type { ResolvedBusOptions } from './options.js';
+import {
+  PROTOCOL_VERSION,
+  errorFromWire,
+  errorToWire,
+  parseDownFrame,
+  type CallFrame,
+  type DoneFrame,
+  type MappedFrame,
+  type RequestFrame,
+  type UpFrame,
+  type WireOp,
+} from './protocol.js';
+import type { HandlerContext, Settled } from './types.js';
+
+/** A handler as the run time stores it. */
+export type AnyHandler = (payload: unknown, ctx: HandlerContext) => unknown;
+
+/** What the endpoint needs to send a request; the messenger fills it from the contract. */
+export interface RequestSpec {
+  readonly ev: string;
+  readonly op: 'broadcast' | 'consume' | 'map' | 'mapSettled';
+  readonly payload: unknown;
+  readonly timeoutMs: number;
+  readonly maxPayloadBytes: number;
+  readonly maxResultBytes?: number;
+  readonly redeliver?: boolean;
+  readonly dedupeKey?: string;
+}
+
+interface Pending {
+  readonly ev: string;
+  readonly op: RequestSpec['op'];
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: BusError) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Counters and table sizes of one endpoint. */
+export interface EndpointStats {
+  /** This endpoint's worker id (`0` in the master). */
+  worker: number;
+  /** Calls this process made that have not settled. */
+  pendingCalls: number;
+  /** Handlers running now for requests that expect a reply. */
+  runningHandlers: number;
+  /** Whether the handshake was sent. */
+  joined: boolean;
+  /** Envelopes from the broker dropped as malformed or unknown. */
+  ignored: number;
+}
+
+/**
+ * How long past its deadline a caller waits for the broker's verdict before deciding the
+ * timeout itself; covers a master that is too busy or gone.
+ */
+const LOCAL_GRACE_MS = 1_000;
+
+const wireOps: Record<RequestSpec['op'], WireOp> = { broadcast: 'b', consume: 'c', map: 'm', mapSettled: 'm' };
+const opNames: Record<WireOp, HandlerContext['op']> = { b: 'broadcast', c: 'consume', m: 'map' };
+
+/** One process's end of the bus. */
+export class Endpoint {
+  private readonly handlers = new Map<string, AnyHandler[]>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private running = 0;
+  private ignored = 0;
+  private joined = false;
+  private announceScheduled = false;
+  private closed = false;
+
+  constructor(
+    /** Worker id of this process (`0` for the master). */
+    readonly worker: number,
+    private readonly options: ResolvedBusOptions,
+    private readonly sendUp: (frame: UpFrame) => boolean,
+    private readonly log: Logger = options.logger,
+  ) {}
+
+  /**
+   * Schedules the handshake for the next turn of the event loop, so that the handlers a
+   * module registers while it loads are all in it.
+   */
+  join(): void {
+    this.scheduleAnnounce();
+  }
+
+  /** Adds a handler; returns the function that removes it. */
+  on(ev: string, handler: AnyHandler): () => void {
+    const list = this.handlers.get(ev);
+    if (list) list.push(handler);
+    else this.handlers.set(ev, [handler]);
+    if (!list) this.scheduleAnnounce();
+    return () => this.off(ev, handler);
+  }
+
+  /** Removes a handler. */
+  off(ev: string, handler: AnyHandler): void {
+    const list = this.handlers.get(ev);
+    if (!list) return;
+    const at = list.indexOf(handler);
+    if (at < 0) return;
+    list.splice(at, 1);
+    if (list.length === 0) {
+      this.handlers.delete(ev);
+      this.scheduleAnnounce();
+    }
+  }
+
+  /** Sends a request and settles with its outcome. Never throws; always settles. */
+  request(spec: RequestSpec): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      if (this.closed) return reject(new ClosedError(spec.ev));
+      let p: string;
+      try {
+        p = encode(spec.payload, spec.ev, this.worker);
+      } catch (err) {
+        return reject(err);
+      }
+      const size = exceeds(p, spec.maxPayloadBytes);
+      if (size !== undefined) {
+        return reject(new PayloadTooLargeError(spec.ev, 'payload', size, spec.maxPayloadBytes, this.worker));
+      }
+      const id = this.nextId++;
+      const frame: RequestFrame = { cb: PROTOCOL_VERSION, t: 'req', id, ev: spec.ev, op: wireOps[spec.op], p };
+      if (spec.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = spec.maxPayloadBytes;
+      if (spec.op !== 'broadcast') frame.ms = spec.timeoutMs;
+      if (spec.op === 'consume') {
+        frame.rd = spec.redeliver ?? true;
+        if (spec.dedupeKey !== undefined) frame.dk = spec.dedupeKey;
+      }
+      if ((spec.op === 'map' || spec.op === 'mapSettled') && spec.maxResultBytes !== undefined) {
+        frame.mr = spec.maxResultBytes;
+      }
+      const pending: Pending = { ev: spec.ev, op: spec.op, resolve, reject, timer: undefined };
+      this.pending.set(id, pending);
+      // The broker decides timeouts; this timer only covers a broker that never answers.
+      const localDeadline = (spec.op === 'broadcast' ? this.options.timeoutMs : spec.timeoutMs) + LOCAL_GRACE_MS;
+      pending.timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimeoutError(spec.ev, localDeadline));
+      }, localDeadline);
+      if (!this.sendUp(frame)) {
+        this.settle(id);
+        reject(new NotConnectedError(spec.ev));
+      }
+    });
+  }
+
+  /** An envelope from the broker. Never throws. */
+  receive(message: unknown): void {
+    const frame = parseDownFrame(message);
+    if (!frame) {
+      this.ignored++;
+      return;
+    }
+    switch (frame.t) {
+      case 'call':
+        this.run(frame);
+        break;
+      case 'done':
+        this.done(frame);
+        break;
+      case 'mapped':
+        this.mapped(frame);
+        break;
+    }
+  }
+
+  /** The link to the broker is gone: every pending call fails now rather than at its deadline. */
+  disconnected(): void {
+    for (const [id, p] of this.pending) {
+      this.settle(id);
+      p.reject(new NotConnectedError(p.ev));
+    }
+  }
+
+  /** Fails every pending call and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const [id, p] of this.pending) {
+      this.settle(id);
+      p.reject(new ClosedError(p.ev));
+    }
+  }
+
+  /** Events this endpoint has handlers for, sorted. */
+  events(): string[] {
+    return [...this.handlers.keys()].sort();
+  }
+
+  stats(): EndpointStats {
+    return {
+      worker: this.worker,
+      pendingCalls: this.pending.size,
+      runningHandlers: this.running,
+      joined: this.joined,
+      ignored: this.ignored,
+    };
+  }
+
+  // ---- handshake ----------------------------------------------------------------------
+
+  private scheduleAnnounce(): void {
+    if (this.announceScheduled || this.closed) return;
+    this.announceScheduled = true;
+    setImmediate(() => {
+      this.announceScheduled = false;
+      const ev = this.events();
+      this.sendUp({ cb: PROTOCOL_VERSION, t: this.joined ? 'handlers' : 'hello', ev });
+      this.joined = true;
+    });
+  }
+
+  // ---- running handlers ----------------------------------------------------------------
+
+  private run(call: CallFrame): void {
+    const op = opNames[call.op];
+    const ctx: HandlerContext = { event: call.ev, op, from: call.from, worker: this.worker };
+    const list = this.handlers.get(call.ev);
+    if (call.op === 'b') {
+      if (!list) return;
+      let payload: unknown;
+      try {
+        payload = decode(call.p, call.ev, this.worker);
+      } catch (err) {
+        this.log.error('broadcast payload could not be decoded', {
+          event: call.ev,
+          worker: this.worker,
+          error: String(err),
+        });
+        return;
+      }
+      for (const handler of [...list]) this.runBroadcastHandler(handler, payload, ctx);
+      return;
+    }
+    const handler = list?.[0];
+    if (!handler) {
+      this.replyError(call, new NoHandlerError(call.ev));
+      return;
+    }
+    this.running++;
+    let result: unknown;
+    try {
+      result = handler(decode(call.p, call.ev, this.worker), ctx);
+    } catch (err) {
+      this.running--;
+      this.replyError(call, err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => {
+          this.running--;
+          this.replyValue(call, value);
+        },
+        (err: unknown) => {
+          this.running--;
+          this.replyError(call, err);
+        },
+      );
+    } else {
+      this.running--;
+      this.replyValue(call, result);
+    }
+  }
+
+  private runBroadcastHandler(handler: AnyHandler, payload: unknown, ctx: HandlerContext): void {
+    const report = (err: unknown): void =>
+      this.log.error('broadcast handler failed', { event: ctx.event, worker: this.worker, error: describe(err) });
+    try {
+      const result = handler(payload, ctx);
+      if (isThenable(result)) result.then(undefined, report);
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  private replyValue(call: CallFrame, value: unknown): void {
+    if (call.op !== 'm') {
+      // A consume's result is not part of its contract: only completion travels.
+      this.sendUp({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: true, p: '' });
+      return;
+    }
+    let p: string;
+    try {
+      p = encode(value, call.ev, this.worker);
+    } catch (err) {
+      return this.replyError(call, err);
+    }
+    const limit = call.mr ?? this.options.maxResultBytes;
+    const size = exceeds(p, limit);
+    if (size !== undefined) {
+      return this.replyError(call, new PayloadTooLargeError(call.ev, 'result', size, limit, this.worker));
+    }
+    this.sendUp({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: true, p });
+  }
+
+  private replyError(call: CallFrame, err: unknown): void {
+    this.sendUp({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: false, e: errorToWire(err, call.ev, this.worker) });
+  }
+
+  // ---- settling calls -----------------------------------------------------------------
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    this.pending.delete(id);
+    if (p.timer) clearTimeout(p.timer);
+    return p;
+  }
+
+  private done(frame: DoneFrame): void {
+    const p = this.settle(frame.id);
+    if (!p) return;
+    if (frame.ok) return p.resolve(undefined);
+    p.reject(errorFromWire(frame.e as NonNullable<DoneFrame['e']>, p.ev));
+  }
+
+  private mapped(frame: MappedFrame): void {
+    const p = this.settle(frame.id);
+    if (!p) return;
+    const settled: Settled<unknown>[] = [];
+    for (const outcome of frame.r) {
+      const worker = outcome[0];
+      if (outcome[1]) {
+        try {
+          settled.push({ worker, ok: true, value: decode(outcome[2], p.ev, worker) });
+        } catch (err) {
+          settled.push({ worker, ok: false, error: err as BusError });
+        }
+      } else {
+        settled.push({ worker, ok: false, error: errorFromWire(outcome[2], p.ev) });
+      }
+    }
+    if (p.op === 'mapSettled') return p.resolve(settled);
+    if (settled.length === 0) return p.reject(new NoHandlerError(p.ev));
+    if (settled.every((s) => s.ok)) return p.resolve(settled.map((s) => (s.ok ? s.value : undefined)));
+    p.reject(new MapError(p.ev, settled as MapFailure[]));
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    (typeof v === 'object' || typeof v === 'function') &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,202 @@
+/**
+ * Every error the bus raises, each with a stable `code`. The codes are documented in
+ * `docs/errors.md`; a test keeps the two in step.
+ */
+
+/** The stable codes of the bus's errors. */
+export const ErrorCodes = {
+  TIMEOUT: 'CB_TIMEOUT',
+  NO_HANDLER: 'CB_NO_HANDLER',
+  WORKER_EXITED: 'CB_WORKER_EXITED',
+  PAYLOAD_TOO_LARGE: 'CB_PAYLOAD_TOO_LARGE',
+  HANDLER_FAILED: 'CB_HANDLER_FAILED',
+  MAP_FAILED: 'CB_MAP_FAILED',
+  BAD_PAYLOAD: 'CB_BAD_PAYLOAD',
+  UNKNOWN_EVENT: 'CB_UNKNOWN_EVENT',
+  WRONG_KIND: 'CB_WRONG_KIND',
+  BAD_OPTIONS: 'CB_BAD_OPTIONS',
+  NOT_CONNECTED: 'CB_NOT_CONNECTED',
+  CONTRACT_CONFLICT: 'CB_CONTRACT_CONFLICT',
+  CLOSED: 'CB_CLOSED',
+  RELOAD_FAILED: 'CB_RELOAD_FAILED',
+  START_FAILED: 'CB_START_FAILED',
+} as const;
+
+/** One of the bus's stable error codes. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Base class of every error the bus raises. */
+export class BusError extends Error {
+  /** Stable, documented code; match on this rather than on the message. */
+  readonly code: ErrorCode;
+  /** The event the failed operation was about, when there is one. */
+  readonly event: string | undefined;
+  /** The worker id concerned (`0` is the master), when there is one. */
+  readonly worker: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: { event?: string; worker?: number; cause?: unknown } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.event = details.event;
+    this.worker = details.worker;
+  }
+}
+
+/** A request did not settle before its deadline. */
+export class TimeoutError extends BusError {
+  readonly timeoutMs: number;
+  constructor(event: string, timeoutMs: number, worker?: number) {
+    super(
+      ErrorCodes.TIMEOUT,
+      worker === undefined
+        ? `"${event}" timed out after ${timeoutMs} ms`
+        : `"${event}" timed out after ${timeoutMs} ms waiting for worker ${worker}`,
+      worker === undefined ? { event } : { event, worker },
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** No ready worker (nor the master) has a handler for the event. */
+export class NoHandlerError extends BusError {
+  constructor(event: string) {
+    super(ErrorCodes.NO_HANDLER, `no ready worker has a handler for "${event}"`, { event });
+  }
+}
+
+/** The worker that owed a reply exited, crashed or was replaced before answering. */
+export class WorkerExitedError extends BusError {
+  constructor(event: string, worker: number, reason?: string) {
+    super(
+      ErrorCodes.WORKER_EXITED,
+      `worker ${worker} exited before answering "${event}"${reason ? ` (${reason})` : ''}`,
+      { event, worker },
+    );
+  }
+}
+
+/** A serialised payload or result is larger than its limit. */
+export class PayloadTooLargeError extends BusError {
+  readonly size: number;
+  readonly limit: number;
+  /** `payload` for what a caller sends, `result` for what a map handler returns. */
+  readonly what: 'payload' | 'result';
+  constructor(event: string, what: 'payload' | 'result', size: number, limit: number, worker: number) {
+    super(
+      ErrorCodes.PAYLOAD_TOO_LARGE,
+      `${what} of "${event}" from worker ${worker} is ${size} bytes, over the limit of ${limit} bytes`,
+      { event, worker },
+    );
+    this.size = size;
+    this.limit = limit;
+    this.what = what;
+  }
+}
+
+/** What crosses the process boundary of an error thrown by a handler. */
+export interface RemoteErrorInfo {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly stack?: string;
+}
+
+/**
+ * A handler threw or rejected. `name`, `message` and `code` of the original error are
+ * on `remote` (and on `cause`, rebuilt as an `Error`); the stack travels only outside
+ * production (`NODE_ENV !== 'production'`).
+ */
+export class HandlerError extends BusError {
+  readonly remote: RemoteErrorInfo;
+  constructor(event: string, worker: number, remote: RemoteErrorInfo) {
+    const cause = Object.assign(
+      new Error(remote.message),
+      { name: remote.name },
+      remote.code ? { code: remote.code } : {},
+    );
+    if (remote.stack !== undefined) cause.stack = remote.stack;
+    super(
+      ErrorCodes.HANDLER_FAILED,
+      `handler of "${event}" on worker ${worker} failed: ${remote.name}: ${remote.message}`,
+      { event, worker, cause },
+    );
+    this.remote = remote;
+  }
+}
+
+/** One worker's failure inside a `MapError`. */
+export interface MapFailure<R = unknown> {
+  readonly worker: number;
+  readonly ok: boolean;
+  readonly value?: R;
+  readonly error?: BusError;
+}
+
+/** `map` failed on at least one worker; `outcomes` holds every worker's, results included. */
+export class MapError<R = unknown> extends BusError {
+  readonly outcomes: readonly MapFailure<R>[];
+  constructor(event: string, outcomes: readonly MapFailure<R>[]) {
+    const failed = outcomes.filter((o) => !o.ok);
+    super(
+      ErrorCodes.MAP_FAILED,
+      `"${event}" failed on ${failed.length} of ${outcomes.length} workers: ` +
+        failed.map((f) => `worker ${f.worker}: ${f.error?.message ?? 'unknown error'}`).join('; '),
+      { event },
+    );
+    this.outcomes = outcomes;
+  }
+  /** The values of the workers that answered. */
+  get results(): R[] {
+    return this.outcomes.filter((o) => o.ok).map((o) => o.value as R);
+  }
+}
+
+/** A payload or envelope could not be decoded, or tried to pollute a prototype. */
+export class BadPayloadError extends BusError {
+  constructor(message: string, details: { event?: string; worker?: number } = {}) {
+    super(ErrorCodes.BAD_PAYLOAD, message, details);
+  }
+}
+
+/** The event is not declared in any contract this process loaded. */
+export class UnknownEventError extends BusError {
+  constructor(event: string) {
+    super(ErrorCodes.UNKNOWN_EVENT, `"${event}" is not an event of any loaded contract`, { event });
+  }
+}
+
+/** The operation is not allowed for the event's kind (caught at compile time for typed code). */
+export class WrongKindError extends BusError {
+  constructor(event: string, kind: string, op: string) {
+    super(ErrorCodes.WRONG_KIND, `"${event}" is a ${kind} event; ${op} is not allowed on it`, { event });
+  }
+}
+
+/** A call option or bus option is out of range. */
+export class BadOptionsError extends BusError {
+  constructor(message: string, event?: string) {
+    super(ErrorCodes.BAD_OPTIONS, message, event === undefined ? {} : { event });
+  }
+}
+
+/** The worker lost its channel to the master. */
+export class NotConnectedError extends BusError {
+  constructor(event: string) {
+    super(ErrorCodes.NOT_CONNECTED, `cannot send "${event}": this worker is not connected to the master`, { event });
+  }
+}
+
+/** Two loaded contracts declare the same event differently. */
+export class ContractConflictError extends BusError {
+  constructor(event: string, detail: string) {
+    super(ErrorCodes.CONTRACT_CONFLICT, `"${event}" is declared twice with different specs: ${detail}`, { event });
+  }
+}
+
+/** The bus was closed (the process is shutting down). */
+export class ClosedError extends BusError {
+  constructor(event?: string) {
+    super(ErrorCodes.CLOSED, event ? `bus closed; "${event}" was not completed` : 'bus closed', event ? { event } : {});
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * `createMessenger`: the run time behind a generated messenger. It applies the contract's
+ * per-event options, checks what the compiler cannot see (plain JavaScript callers, `any`),
+ * and hands requests to this process's bus.
+ */
+import { getBus } from './bus.js';
+import type { AnyHandler, RequestSpec } from './endpoint.js';
+import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from './errors.js';
+import { isPositiveInt } from './options.js';
+import type { EventMap, EventSpec, EventTable, Messenger } from './types.js';
+
+/** Every event this process has loaded from a contract, and which contract declared it. */
+const loaded = new Map<string, { source: string; spec: EventSpec }>();
+
+const kindOfOp = { broadcast: 'broadcast', consume: 'consume', map: 'map', mapSettled: 'map' } as const;
+
+/**
+ * Creates the typed messenger of a contract. Generated code calls this; you normally
+ * import the generated `messenger` instead.
+ * @param source - the contract file, for error messages.
+ * @param table - each event's kind and contract options.
+ * @throws ContractConflictError if another loaded contract declares one of the events differently.
+ */
+export function createMessenger<Events extends EventMap<Events>>(
+  source: string,
+  table: EventTable<Events>,
+): Messenger<Events> {
+  const specs = new Map<string, EventSpec>();
+  for (const [event, spec] of Object.entries(table) as [string, EventSpec][]) {
+    const seen = loaded.get(event);
+    if (seen && JSON.stringify(seen.spec) !== JSON.stringify(spec)) {
+      throw new ContractConflictError(event, `${seen.source} and ${source}`);
+    }
+    loaded.set(event, { source, spec });
+    specs.set(event, spec);
+  }
+
+  const specFor = (event: unknown): EventSpec => {
+    const spec = typeof event === 'string' ? specs.get(event) : undefined;
+    if (!spec) throw new UnknownEventError(String(event));
+    return spec;
+  };
+
+  const send = (op: RequestSpec['op'], event: string, payload: unknown, options: unknown): Promise<unknown> => {
+    try {
+      const spec = specFor(event);
+      if (spec.kind !== kindOfOp[op]) throw new WrongKindError(event, spec.kind, op);
+      const call = callOptions(event, op, options);
+      const bus = getBus();
+      const global = bus.options;
+      const request: RequestSpec = {
+        ev: event,
+        op,
+        payload,
+        timeoutMs: call.timeoutMs ?? ('timeoutMs' in spec ? spec.timeoutMs : undefined) ?? global.timeoutMs,
+        maxPayloadBytes: Math.min(spec.maxPayloadBytes ?? global.maxPayloadBytes, global.maxPayloadBytes),
+        ...(spec.kind === 'map' ? { maxResultBytes: spec.maxResultBytes ?? global.maxResultBytes } : {}),
+        ...(spec.kind === 'consume' ? { redeliver: spec.redeliver ?? true } : {}),
+        ...(call.dedupeKey !== undefined ? { dedupeKey: call.dedupeKey } : {}),
+      };
+      return bus.endpoint.request(request);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+
+  const messenger = {
+    on(event: string, handler: AnyHandler): () => void {
+      specFor(event);
+      if (typeof handler !== 'function') throw new BadOptionsError(`handler of "${event}" must be a function`, event);
+      return getBus().endpoint.on(event, handler);
+    },
+    off(event: string, handler: AnyHandler): void {
+      getBus().endpoint.off(event, handler);
+    },
+    broadcast: (event: string, payload: unknown) => send('broadcast', event, payload, undefined).then(() => undefined),
+    consume: (event: string, payload: unknown, options?: unknown) =>
+      send('consume', event, payload, options).then(() => undefined),
+    map: (event: string, payload: unknown, options?: unknown) => send('map', event, payload, options),
+    mapSettled: (event: string, payload: unknown, options?: unknown) => send('mapSettled', event, payload, options),
+  };
+  // The typed surface is the contract's; the implementation above is its untyped twin.
+  return messenger as unknown as Messenger<Events>;
+}
+
+function callOptions(
+  event: string,
+  op: RequestSpec['op'],
+  options: unknown,
+): { timeoutMs?: number; dedupeKey?: string } {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null)
+    throw new BadOptionsError(`options of "${event}" must be an object`, event);
+  const { timeoutMs, dedupeKey, ...rest } = options as Record<string, unknown>;
+  const unknownKeys = Object.keys(rest);
+  if (unknownKeys.length > 0)
+    throw new BadOptionsError(`unknown option ${unknownKeys.join(', ')} for ${op} of "${event}"`, event);
+  if (timeoutMs !== undefined && !isPositiveInt(timeoutMs)) {
+    throw new BadOptionsError(`timeoutMs of "${event}" must be a positive integer, got ${String(timeoutMs)}`, event);
+  }
+  if (dedupeKey !== undefined && (op !== 'consume' || typeof dedupeKey !== 'string' || dedupeKey === '')) {
+    throw new BadOptionsError(`dedupeKey of "${event}" must be a non-empty string, and only consume takes one`, event);
+  }
+  return {
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(dedupeKey !== undefined ? { dedupeKey: dedupeKey as string } : {}),
+  };
+}

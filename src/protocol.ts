@@ -1,0 +1,290 @@
+/**
+ * The wire format: the envelopes workers and the master exchange, how errors travel in
+ * them, and how a receiver tells a valid envelope from anything else.
+ *
+ * Every envelope is a plain object with `cb: PROTOCOL_VERSION`. Payloads and results are
+ * already-encoded strings (`p`): the master routes on the envelope and forwards `p`
+ * untouched. Keys are short because they cross the channel with every message.
+ */
+import {
+  BadPayloadError,
+  BusError,
+  ErrorCodes,
+  HandlerError,
+  NoHandlerError,
+  PayloadTooLargeError,
+  TimeoutError,
+  WorkerExitedError,
+  type ErrorCode,
+} from './errors.js';
+
+/** Marks an envelope as ours, and its protocol version. */
+export const PROTOCOL_VERSION = 1;
+
+/** Operations as they travel: broadcast, consume, map (`mapSettled` is a `map` on the wire). */
+export type WireOp = 'b' | 'c' | 'm';
+
+/** An error as it travels. */
+export interface WireError {
+  /** The bus error code. */
+  c: ErrorCode;
+  /** Message. */
+  m: string;
+  /** Event. */
+  ev?: string;
+  /** Worker concerned. */
+  w?: number;
+  /** For CB_HANDLER_FAILED: the handler error's name, code and stack. */
+  n?: string;
+  x?: string;
+  s?: string;
+  /** For CB_TIMEOUT: the deadline. For CB_PAYLOAD_TOO_LARGE: size, limit, what. */
+  ms?: number;
+  sz?: number;
+  lim?: number;
+  wh?: 'payload' | 'result';
+}
+
+/** Worker (or master endpoint) to broker: joined, with the events it handles. */
+export interface HelloFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'hello';
+  ev: string[];
+}
+/** Worker to broker: the full list of events it handles changed. */
+export interface HandlersFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'handlers';
+  ev: string[];
+}
+/** Caller to broker: a request. */
+export interface RequestFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'req';
+  /** Caller-local request id. */
+  id: number;
+  ev: string;
+  op: WireOp;
+  p: string;
+  /** Deadline in ms (consume, map). */
+  ms?: number;
+  /** Redeliver once if the worker dies (consume). */
+  rd?: boolean;
+  /** Result limit in bytes (map). */
+  mr?: number;
+  /** Payload limit in bytes. */
+  mp?: number;
+  /** Dedupe key (consume). */
+  dk?: string;
+}
+/** Worker to broker: the outcome of a delivery. */
+export interface ReplyFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'res';
+  /** Broker delivery id. */
+  id: number;
+  ok: boolean;
+  p?: string;
+  e?: WireError;
+}
+/** Broker to worker: run the handler. `id` 0 means no reply is expected (broadcast). */
+export interface CallFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'call';
+  id: number;
+  ev: string;
+  op: WireOp;
+  p: string;
+  from: number;
+  /** Result limit in bytes (map). */
+  mr?: number;
+}
+/** Broker to caller: the request settled (broadcast accepted, consume done, or failed). */
+export interface DoneFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'done';
+  id: number;
+  ok: boolean;
+  e?: WireError;
+}
+/** One worker's outcome of a map: `[worker, true, encodedResult]` or `[worker, false, error]`. */
+export type WireOutcome = [worker: number, ok: true, p: string] | [worker: number, ok: false, e: WireError];
+/** Broker to caller: every worker's outcome of a map, in worker-id order. */
+export interface MappedFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'mapped';
+  id: number;
+  r: WireOutcome[];
+}
+
+/** What an endpoint sends to the broker. */
+export type UpFrame = HelloFrame | HandlersFrame | RequestFrame | ReplyFrame;
+/** What the broker sends to an endpoint. */
+export type DownFrame = CallFrame | DoneFrame | MappedFrame;
+
+/** Whether `msg` claims to be one of ours; anything else is the user's own IPC. */
+export function isBusMessage(msg: unknown): msg is { cb: number; t: unknown } {
+  return typeof msg === 'object' && msg !== null && (msg as { cb?: unknown }).cb === PROTOCOL_VERSION;
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isPosInt = (v: unknown): v is number => isInt(v) && v > 0;
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isOp = (v: unknown): v is WireOp => v === 'b' || v === 'c' || v === 'm';
+const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 100_000 && v.every(isStr);
+const optional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+
+function isWireError(v: unknown): v is WireError {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as Record<string, unknown>;
+  return isStr(e.c) && isStr(e.m) && optional(e.ev, isStr) && optional(e.w, isInt);
+}
+
+/**
+ * Validates an envelope received by the broker. Returns `undefined` for anything that is
+ * not a well-formed frame, which the broker then drops.
+ */
+export function parseUpFrame(msg: unknown): UpFrame | undefined {
+  if (!isBusMessage(msg)) return undefined;
+  const f = msg as unknown as Record<string, unknown>;
+  switch (f.t) {
+    case 'hello':
+    case 'handlers':
+      return isStrList(f.ev) ? (f as unknown as HelloFrame | HandlersFrame) : undefined;
+    case 'req':
+      return isPosInt(f.id) &&
+        isStr(f.ev) &&
+        isOp(f.op) &&
+        isStr(f.p) &&
+        optional(f.ms, isPosInt) &&
+        optional(f.rd, isBool) &&
+        optional(f.mr, isPosInt) &&
+        optional(f.mp, isPosInt) &&
+        optional(f.dk, isStr)
+        ? (f as unknown as RequestFrame)
+        : undefined;
+    case 'res':
+      return isPosInt(f.id) && isBool(f.ok) && (f.ok ? isStr(f.p) : isWireError(f.e))
+        ? (f as unknown as ReplyFrame)
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function isWireOutcome(v: unknown): v is WireOutcome {
+  return (
+    Array.isArray(v) &&
+    v.length === 3 &&
+    isInt(v[0]) &&
+    ((v[1] === true && isStr(v[2])) || (v[1] === false && isWireError(v[2])))
+  );
+}
+
+/** Validates an envelope received by an endpoint from the broker. */
+export function parseDownFrame(msg: unknown): DownFrame | undefined {
+  if (!isBusMessage(msg)) return undefined;
+  const f = msg as unknown as Record<string, unknown>;
+  switch (f.t) {
+    case 'call':
+      return isInt(f.id) &&
+        f.id >= 0 &&
+        isStr(f.ev) &&
+        isOp(f.op) &&
+        isStr(f.p) &&
+        isInt(f.from) &&
+        optional(f.mr, isPosInt)
+        ? (f as unknown as CallFrame)
+        : undefined;
+    case 'done':
+      return isPosInt(f.id) && isBool(f.ok) && (f.ok || isWireError(f.e)) ? (f as unknown as DoneFrame) : undefined;
+    case 'mapped':
+      return isPosInt(f.id) && Array.isArray(f.r) && f.r.every(isWireOutcome)
+        ? (f as unknown as MappedFrame)
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Whether handler stacks travel: everywhere but production. */
+function stacksTravel(): boolean {
+  return process.env.NODE_ENV !== 'production';
+}
+
+/**
+ * Turns anything a handler threw into a wire error. Bus errors keep their code; anything
+ * else becomes CB_HANDLER_FAILED with the original name, message and code.
+ */
+export function errorToWire(err: unknown, event: string, worker: number): WireError {
+  if (err instanceof BusError) {
+    const w: WireError = { c: err.code, m: err.message, ev: err.event ?? event, w: err.worker ?? worker };
+    if (err instanceof HandlerError) {
+      w.n = err.remote.name;
+      w.m = err.remote.message;
+      if (err.remote.code !== undefined) w.x = err.remote.code;
+      if (err.remote.stack !== undefined) w.s = err.remote.stack;
+    } else if (err instanceof TimeoutError) {
+      w.ms = err.timeoutMs;
+    } else if (err instanceof PayloadTooLargeError) {
+      w.sz = err.size;
+      w.lim = err.limit;
+      w.wh = err.what;
+    }
+    return w;
+  }
+  const e = err instanceof Error ? err : new Error(typeof err === 'string' ? err : safeString(err));
+  const w: WireError = { c: ErrorCodes.HANDLER_FAILED, m: e.message, ev: event, w: worker, n: e.name };
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') w.x = String(code);
+  if (stacksTravel() && typeof e.stack === 'string') w.s = e.stack;
+  return w;
+}
+
+function safeString(v: unknown): string {
+  try {
+    return `non-error thrown: ${String(v)}`;
+  } catch {
+    return 'non-error thrown';
+  }
+}
+
+/** Rebuilds the typed error a wire error stands for. */
+export function errorFromWire(w: WireError, fallbackEvent: string): BusError {
+  const event = w.ev ?? fallbackEvent;
+  const worker = w.w ?? 0;
+  switch (w.c) {
+    case ErrorCodes.HANDLER_FAILED: {
+      const remote: { name: string; message: string; code?: string; stack?: string } = {
+        name: w.n ?? 'Error',
+        message: w.m,
+      };
+      if (w.x !== undefined) remote.code = w.x;
+      if (w.s !== undefined) remote.stack = w.s;
+      return new HandlerError(event, worker, remote);
+    }
+    case ErrorCodes.TIMEOUT:
+      return new TimeoutError(event, w.ms ?? 0, w.w);
+    case ErrorCodes.NO_HANDLER:
+      return new NoHandlerError(event);
+    case ErrorCodes.WORKER_EXITED:
+      return restoreMessage(new WorkerExitedError(event, worker), w.m);
+    case ErrorCodes.PAYLOAD_TOO_LARGE:
+      return new PayloadTooLargeError(event, w.wh ?? 'payload', w.sz ?? 0, w.lim ?? 0, worker);
+    case ErrorCodes.BAD_PAYLOAD:
+      return new BadPayloadError(w.m, { event, worker });
+    default:
+      return new BusError(isKnownCode(w.c) ? w.c : ErrorCodes.HANDLER_FAILED, w.m, { event, worker });
+  }
+}
+
+function restoreMessage<E extends Error>(err: E, message: string): E {
+  err.message = message;
+  return err;
+}
+
+const knownCodes = new Set<string>(Object.values(ErrorCodes));
+function isKnownCode(c: string): c is ErrorCode {
+  return knownCodes.has(c);
+}

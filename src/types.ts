@@ -1,0 +1,176 @@
+/**
+ * The typed surface of a messenger: what a contract allows, computed by the compiler.
+ *
+ * Every operation takes the event as a generic `E` constrained to the events of the right
+ * kind, and derives the payload and result types from `E`. A misuse therefore fails on
+ * the offending argument or property ("Type 'string' is not assignable to type
+ * 'string[]'"), never with "No overload matches this call".
+ */
+import type { AnyEvent, eventKind } from './contract.js';
+import type { BusError } from './errors.js';
+
+/**
+ * The constraint every contract interface meets: each of its properties is a marker.
+ * Written as a mapped type over `Events` itself because interfaces have no implicit
+ * index signature.
+ */
+export type EventMap<Events> = { readonly [K in keyof Events]: AnyEvent };
+
+type KeysOfKind<Events, Kind> = {
+  [K in keyof Events]: Events[K] extends { readonly [eventKind]: Kind } ? K : never;
+}[keyof Events] &
+  string;
+
+/** Names of the `Broadcast` events of a contract. */
+export type BroadcastEvents<Events> = KeysOfKind<Events, 'broadcast'>;
+/** Names of the `Consume` events of a contract. */
+export type ConsumeEvents<Events> = KeysOfKind<Events, 'consume'>;
+/** Names of the `MapCall` events of a contract. */
+export type MapEvents<Events> = KeysOfKind<Events, 'map'>;
+/** Names of every event of a contract. */
+export type EventName<Events> = keyof Events & string;
+
+/** The payload type of event `E`. */
+export type PayloadOf<Events, E extends keyof Events> = Events[E] extends { readonly payload: infer P } ? P : never;
+/**
+ * What a sender must pass for `E`. For one event it is `PayloadOf<Events, E>`; for a union of
+ * events (an `event` argument typed `'a' | 'b'`) it is a payload that fits every one of them,
+ * since the argument does not say which event is sent.
+ */
+type SendPayload<Events, E extends keyof Events> = (
+  E extends unknown ? (payload: PayloadOf<Events, E>) => void : never
+) extends (payload: infer P) => void
+  ? P
+  : never;
+
+/** The result type of `MapCall` event `E`. */
+export type ResultOf<Events, E extends keyof Events> = Events[E] extends {
+  readonly [eventKind]: 'map';
+  readonly result: infer R;
+}
+  ? R
+  : never;
+
+/**
+ * A value or a promise of it. Named so that a compiler message about a handler's result reads
+ * "not assignable to type 'Awaitable<{ pid: number }>'" rather than spelling out the union.
+ */
+type Awaitable<T> = T | Promise<T>;
+
+/** What a handler of event `E` must return: the declared result for a `MapCall`, anything otherwise. */
+export type HandlerReturn<Events, E extends keyof Events> = Events[E] extends { readonly [eventKind]: 'map' }
+  ? Awaitable<ResultOf<Events, E>>
+  : unknown;
+
+/** What a handler learns about the message besides its payload. */
+export interface HandlerContext<E extends string = string> {
+  /** The event name. */
+  readonly event: E;
+  /** The kind of operation that delivered the message. */
+  readonly op: 'broadcast' | 'consume' | 'map';
+  /** Worker id of the sender (`0` is the master). */
+  readonly from: number;
+  /** Worker id of the process running this handler (`0` is the master). */
+  readonly worker: number;
+}
+
+/** A handler of event `E`. */
+export type Handler<Events, E extends keyof Events & string> = (
+  payload: PayloadOf<Events, E>,
+  ctx: HandlerContext<E>,
+) => HandlerReturn<Events, E>;
+
+/** Per-call options of `consume`. */
+export interface ConsumeOptions {
+  /** Deadline of this call in ms. Default: the contract's `timeoutMs`, else the bus's (10 000). */
+  readonly timeoutMs?: number;
+  /**
+   * Run-once key: while the master lives, every `consume` with the same key shares one run
+   * of the handler, cluster-wide, and every caller settles with its outcome. Typical use:
+   * each worker asks for the same bootstrap job and it runs exactly once.
+   */
+  readonly dedupeKey?: string;
+}
+
+/** Per-call options of `map` and `mapSettled`. */
+export interface MapOptions {
+  /** Deadline of this call in ms. Default: the contract's `timeoutMs`, else the bus's (10 000). */
+  readonly timeoutMs?: number;
+}
+
+/** One worker's outcome in `mapSettled`. */
+export type Settled<R> =
+  | { readonly worker: number; readonly ok: true; readonly value: R }
+  | { readonly worker: number; readonly ok: false; readonly error: BusError };
+
+/**
+ * The typed messenger generated for a contract. The same object works in the master and
+ * in every worker.
+ */
+export interface Messenger<Events extends EventMap<Events>> {
+  /**
+   * Registers `handler` for `event` in this process and tells the master this process
+   * handles it. For a `MapCall` the first handler registered answers.
+   * @returns a function that removes the handler.
+   */
+  on<E extends EventName<Events>>(event: E, handler: Handler<Events, NoInfer<E>>): () => void;
+  /** Removes a handler registered with `on`. */
+  off<E extends EventName<Events>>(event: E, handler: Handler<Events, NoInfer<E>>): void;
+  /**
+   * Delivers `payload` to every ready worker with a handler, the sender included.
+   * Settles once the master has accepted the message.
+   */
+  broadcast<E extends BroadcastEvents<Events>>(event: E, payload: SendPayload<Events, E>): Promise<void>;
+  /**
+   * Runs the task on exactly one ready worker with a handler (round-robin). Settles when
+   * that handler finished, or rejects with its error, a `TimeoutError`, a
+   * `NoHandlerError` or a `WorkerExitedError`.
+   */
+  consume<E extends ConsumeEvents<Events>>(
+    event: E,
+    payload: SendPayload<Events, E>,
+    options?: ConsumeOptions,
+  ): Promise<void>;
+  /**
+   * Asks every ready worker with a handler; resolves to their results in worker-id order.
+   * Rejects with a `MapError` carrying every worker's outcome if any of them failed.
+   */
+  map<E extends MapEvents<Events>>(
+    event: E,
+    payload: SendPayload<Events, E>,
+    options?: MapOptions,
+  ): Promise<ResultOf<Events, E>[]>;
+  /** Like `map`, but resolves to one outcome per worker and never rejects for one worker's failure. */
+  mapSettled<E extends MapEvents<Events>>(
+    event: E,
+    payload: SendPayload<Events, E>,
+    options?: MapOptions,
+  ): Promise<Settled<ResultOf<Events, E>>[]>;
+}
+
+/**
+ * The run-time description of one event, as the generator emits it from the contract.
+ * Its `kind` is tied to the contract's marker, so a generated table that drifted from its
+ * contract does not compile.
+ */
+export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
+  ? { readonly kind: 'broadcast'; readonly maxPayloadBytes?: number }
+  : Ev extends { readonly [eventKind]: 'consume' }
+    ? {
+        readonly kind: 'consume';
+        readonly timeoutMs?: number;
+        readonly redeliver?: boolean;
+        readonly maxPayloadBytes?: number;
+      }
+    : {
+        readonly kind: 'map';
+        readonly timeoutMs?: number;
+        readonly maxResultBytes?: number;
+        readonly maxPayloadBytes?: number;
+      };
+
+/** The run-time table of a contract's events. */
+export type EventTable<Events> = { readonly [K in keyof Events]: EventSpecOf<Events[K]> };
+
+/** Any event spec, as the run time sees it. */
+export type EventSpec = EventSpecOf<AnyEvent>;
