@@ -200,3 +200,17 @@ export class ClosedError extends BusError {
     super(ErrorCodes.CLOSED, event ? `bus closed; "${event}" was not completed` : 'bus closed', event ? { event } : {});
   }
 }
+
+/** A rolling reload stopped because a replacement did not become ready; the old workers keep serving. */
+export class ReloadFailedError extends BusError {
+  constructor(index: number, reason: string) {
+    super(ErrorCodes.RELOAD_FAILED, `reload stopped: the replacement for worker slot ${index} failed (${reason})`);
+  }
+}
+
+/** `startCluster` was misused or could not start (e.g. called twice). */
+export class StartFailedError extends BusError {
+  constructor(message: string) {
+    super(ErrorCodes.START_FAILED, message);
+  }
+}

@@ -52,3 +52,15 @@ export {
   ClosedError,
 } from './errors.js';
 export type { ErrorCode, RemoteErrorInfo, MapFailure } from './errors.js';
+export { startCluster } from './start.js';
+export { reloadWorkers, ready } from './worker-runtime.js';
+export { WORKER_INDEX_ENV } from './supervisor.js';
+export type {
+  ClusterOptions,
+  ClusterControl,
+  ClusterStatus,
+  SlotStatus,
+  WorkerContext,
+  WorkerStatus,
+} from './cluster-options.js';
+export { ReloadFailedError, StartFailedError } from './errors.js';

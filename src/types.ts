@@ -111,6 +111,8 @@ export interface Messenger<Events extends EventMap<Events>> {
   /**
    * Registers `handler` for `event` in this process and tells the master this process
    * handles it. For a `MapCall` the first handler registered answers.
+   * Only `event` decides `E` (`NoInfer`), so a handler written for another event is reported
+   * at the handler argument.
    * @returns a function that removes the handler.
    */
   on<E extends EventName<Events>>(event: E, handler: Handler<Events, NoInfer<E>>): () => void;

@@ -1,0 +1,147 @@
+/**
+ * Options of `startCluster`, their defaults, and the handles it gives the master and
+ * worker bootstrap hooks.
+ */
+import os from 'node:os';
+import { BadOptionsError } from './errors.js';
+import { stderrLogger, type Logger } from './logger.js';
+import type { BusOptions } from './options.js';
+import type { WorkerStatus } from './control.js';
+
+export type { WorkerStatus } from './control.js';
+
+/** One worker slot (1..N) as `status()` reports it. */
+export interface SlotStatus {
+  readonly index: number;
+  /** `up`: a ready worker serves it; `starting`: its worker is starting; `backoff`: waiting to fork again after quick deaths. */
+  readonly state: 'up' | 'starting' | 'backoff';
+  /** Deaths in a row within `minUptimeMs` of starting. */
+  readonly quickDeaths: number;
+  /** When in backoff, how long until the next fork. */
+  readonly nextForkInMs: number | undefined;
+  readonly restarts: number;
+  readonly lastExitReason: string | undefined;
+}
+
+/** What `status()` returns. */
+export interface ClusterStatus {
+  readonly workers: WorkerStatus[];
+  readonly slots: SlotStatus[];
+  /** Whether a rolling reload runs now. */
+  readonly reloading: boolean;
+  /** Every slot has a ready worker. */
+  readonly healthy: boolean;
+}
+
+/** The master's handle on the cluster, given to the `master` hook and returned by `startCluster`. */
+export interface ClusterControl {
+  /** Per worker and per slot: state, pid, uptime, restarts, last exit reason. */
+  status(): ClusterStatus;
+  /**
+   * Rolling reload: replaces the workers one at a time, each replacement ready before the
+   * old one drains. Calls made while a reload runs are merged into one follow-up reload.
+   * Rejects with `ReloadFailedError` if a replacement does not become ready; the old
+   * workers then keep serving.
+   */
+  reload(): Promise<void>;
+  /** Resolves the first time every slot has a ready worker. */
+  ready(): Promise<void>;
+  /** Drains every worker, waits for them (at most `shutdownTimeoutMs`), then stops supervising. */
+  shutdown(): Promise<void>;
+}
+
+/** The worker's handle, given to the `worker` hook. */
+export interface WorkerContext {
+  /** Cluster worker id. */
+  readonly id: number;
+  /** Stable slot index 1..N, reused by this worker's replacements. */
+  readonly index: number;
+  /** Declares this worker ready (for workers without an HTTP server; a listening server counts by itself). */
+  ready(): void;
+  /** Runs `fn` when this worker is asked to drain, before its servers close. */
+  onDrain(fn: () => void | Promise<void>): void;
+  /** Asks the master for a rolling reload of every worker; settles when it is done. */
+  reloadWorkers(): Promise<void>;
+  /** The master's `status()`. */
+  status(): Promise<ClusterStatus>;
+}
+
+/** Options of `startCluster`. */
+export interface ClusterOptions {
+  /** Number of workers; `0` means one per CPU (`os.availableParallelism()`). Default: 0. */
+  workers?: number;
+  /** Master bootstrap: runs in the master before the workers are forked. Raw `cluster` IPC is fine here. */
+  master?: (control: ClusterControl) => void | Promise<void>;
+  /** Worker bootstrap: runs in each worker (start your HTTP server here). */
+  worker: (ctx: WorkerContext) => void | Promise<void>;
+  /** A worker not ready this long after its fork counts as a failed start. Default: 30 000 ms. */
+  readyTimeoutMs?: number;
+  /** A draining worker still alive this long after it was told to drain is killed. Default: 10 000 ms. */
+  killTimeoutMs?: number;
+  /** A worker that dies sooner than this after its fork is in a crash loop: re-forked with backoff. Default: 5 000 ms. */
+  minUptimeMs?: number;
+  /** First backoff delay of a crash loop. Default: 100 ms. */
+  backoffInitialMs?: number;
+  /** Longest backoff delay of a crash loop. Default: 30 000 ms. */
+  backoffMaxMs?: number;
+  /** Most forks in any one second. Default: the larger of 10 and the worker count. */
+  maxForksPerSecond?: number;
+  /** Signal that triggers a rolling reload, or `false`. Default: `'SIGUSR2'`. */
+  reloadSignal?: NodeJS.Signals | false;
+  /** Shut down gracefully on SIGTERM and SIGINT, then exit 0. Default: true. */
+  handleSignals?: boolean;
+  /** Hard deadline of a graceful shutdown. Default: 15 000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Where the supervisor logs. Default: concise lines on stderr (silent when `NODE_ENV=test`). */
+  logger?: Logger;
+  /** Bus options, applied in the master and in every worker. */
+  bus?: BusOptions;
+}
+
+export type ResolvedClusterOptions = Required<Omit<ClusterOptions, 'master' | 'bus' | 'reloadSignal'>> & {
+  master: ClusterOptions['master'];
+  bus: BusOptions | undefined;
+  reloadSignal: NodeJS.Signals | false;
+};
+
+const positive = [
+  'readyTimeoutMs',
+  'killTimeoutMs',
+  'minUptimeMs',
+  'backoffInitialMs',
+  'backoffMaxMs',
+  'maxForksPerSecond',
+  'shutdownTimeoutMs',
+] as const;
+
+/** Applies defaults; rejects out-of-range values with `BadOptionsError`. */
+export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterOptions {
+  if (typeof options.worker !== 'function') throw new BadOptionsError('startCluster needs a worker function');
+  const workers = options.workers ?? 0;
+  if (!Number.isSafeInteger(workers) || workers < 0) {
+    throw new BadOptionsError(`workers must be a whole number >= 0, got ${String(options.workers)}`);
+  }
+  for (const key of positive) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+      throw new BadOptionsError(`${key} must be a positive number, got ${String(v)}`);
+    }
+  }
+  const count = workers === 0 ? os.availableParallelism() : workers;
+  return {
+    workers: count,
+    master: options.master,
+    worker: options.worker,
+    readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    killTimeoutMs: options.killTimeoutMs ?? 10_000,
+    minUptimeMs: options.minUptimeMs ?? 5_000,
+    backoffInitialMs: options.backoffInitialMs ?? 100,
+    backoffMaxMs: options.backoffMaxMs ?? 30_000,
+    maxForksPerSecond: options.maxForksPerSecond ?? Math.max(10, count),
+    reloadSignal: options.reloadSignal ?? 'SIGUSR2',
+    handleSignals: options.handleSignals ?? true,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 15_000,
+    logger: options.logger ?? options.bus?.logger ?? stderrLogger(),
+    bus: options.bus,
+  };
+}

@@ -1,0 +1,445 @@
+/**
+ * Process supervision, in the master: forks the workers, replaces a crashed one (the
+ * replacement first), re-forks the dead with backoff so a broken build never becomes a fork
+ * storm, rolls reloads one worker at a time, and shuts down gracefully.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Broker } from './broker.js';
+import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus } from './cluster-options.js';
+import { CONTROL_VERSION, parseWorkerControl, type MasterControl, type WorkerStatus } from './control.js';
+import { ReloadFailedError } from './errors.js';
+
+/** Environment variable carrying a worker's stable slot index (1..N). */
+export const WORKER_INDEX_ENV = 'CLUSTERBUS_WORKER_INDEX';
+
+type Role = 'current' | 'replacement';
+
+interface Managed {
+  readonly worker: Worker;
+  readonly slot: Slot;
+  role: Role;
+  state: 'starting' | 'ready' | 'draining';
+  readonly forkedAt: number;
+  everReady: boolean;
+  crashed: boolean;
+  readyTimer: NodeJS.Timeout | undefined;
+  killTimer: NodeJS.Timeout | undefined;
+  readonly settled: Deferred<void>;
+  readonly exited: Deferred<void>;
+}
+
+interface Slot {
+  readonly index: number;
+  current: Managed | undefined;
+  replacement: Managed | undefined;
+  forks: number;
+  quickDeaths: number;
+  lastExitReason: string | undefined;
+  retryTimer: NodeJS.Timeout | undefined;
+  retryAt: number | undefined;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(err: unknown): void;
+  done: boolean;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const d: Deferred<T> = {
+    promise,
+    done: false,
+    resolve: (v) => {
+      if (d.done) return;
+      d.done = true;
+      resolve(v);
+    },
+    reject: (e) => {
+      if (d.done) return;
+      d.done = true;
+      reject(e);
+    },
+  };
+  // Nobody may be listening (a replacement nobody awaits); that is not an unhandled rejection.
+  promise.catch(() => {});
+  return d;
+}
+
+/** The master's supervisor. */
+export class Supervisor implements ClusterControl {
+  private readonly slots: Slot[];
+  private readonly byWorker = new Map<number, Managed>();
+  private readonly forkTimes: number[] = [];
+  private readonly allReady = deferred<void>();
+  private reloading: Promise<void> | undefined;
+  private nextReload: Deferred<void> | undefined;
+  private shuttingDown: Promise<void> | undefined;
+  private forkQueue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: ResolvedClusterOptions,
+    private readonly broker: Broker,
+  ) {
+    this.slots = Array.from({ length: options.workers }, (_, i) => ({
+      index: i + 1,
+      current: undefined,
+      replacement: undefined,
+      forks: 0,
+      quickDeaths: 0,
+      lastExitReason: undefined,
+      retryTimer: undefined,
+      retryAt: undefined,
+    }));
+  }
+
+  /** Starts listening to the cluster and forks every slot's first worker. */
+  start(): void {
+    cluster.on('message', this.onMessage);
+    cluster.on('listening', this.onListening);
+    cluster.on('exit', this.onExit);
+    this.options.logger.info('starting workers', { workers: this.options.workers });
+    for (const slot of this.slots) void this.fork(slot, 'current');
+  }
+
+  status(): ClusterStatus {
+    const now = Date.now();
+    const workers: WorkerStatus[] = [...this.byWorker.values()]
+      .sort((a, b) => a.worker.id - b.worker.id)
+      .map((m) => ({
+        id: m.worker.id,
+        index: m.slot.index,
+        pid: m.worker.process.pid,
+        state: m.state,
+        uptimeMs: now - m.forkedAt,
+        restarts: Math.max(0, m.slot.forks - 1),
+        lastExitReason: m.slot.lastExitReason,
+      }));
+    const slots: SlotStatus[] = this.slots.map((s) => ({
+      index: s.index,
+      state: s.current?.state === 'ready' ? 'up' : s.retryTimer ? 'backoff' : 'starting',
+      quickDeaths: s.quickDeaths,
+      nextForkInMs: s.retryAt === undefined ? undefined : Math.max(0, s.retryAt - now),
+      restarts: Math.max(0, s.forks - 1),
+      lastExitReason: s.lastExitReason,
+    }));
+    return {
+      workers,
+      slots,
+      reloading: this.reloading !== undefined,
+      healthy: slots.every((s) => s.state === 'up'),
+    };
+  }
+
+  ready(): Promise<void> {
+    return this.allReady.promise;
+  }
+
+  reload(): Promise<void> {
+    if (this.shuttingDown) return Promise.reject(new ReloadFailedError(0, 'the cluster is shutting down'));
+    if (!this.reloading) {
+      this.reloading = this.rollingReload().finally(() => this.afterReload());
+      return this.reloading;
+    }
+    this.nextReload ??= deferred<void>();
+    return this.nextReload.promise;
+  }
+
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.drainAll();
+    return this.shuttingDown;
+  }
+
+  // ---- forking ------------------------------------------------------------------------
+
+  /** Forks a worker for `slot`, no faster than `maxForksPerSecond` overall. */
+  private fork(slot: Slot, role: Role): Promise<Managed | undefined> {
+    const forked = this.forkQueue.then(async () => {
+      await this.forkSlotAvailable();
+      if (this.shuttingDown) return undefined;
+      return this.forkNow(slot, role);
+    });
+    this.forkQueue = forked.then(() => undefined);
+    return forked;
+  }
+
+  private async forkSlotAvailable(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      while (this.forkTimes.length > 0 && (this.forkTimes[0] as number) <= now - 1000) this.forkTimes.shift();
+      if (this.forkTimes.length < this.options.maxForksPerSecond) {
+        this.forkTimes.push(now);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, (this.forkTimes[0] as number) + 1000 - now));
+    }
+  }
+
+  private forkNow(slot: Slot, role: Role): Managed {
+    slot.forks++;
+    slot.retryTimer = undefined;
+    slot.retryAt = undefined;
+    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index) });
+    const managed: Managed = {
+      worker,
+      slot,
+      role,
+      state: 'starting',
+      forkedAt: Date.now(),
+      everReady: false,
+      crashed: false,
+      readyTimer: undefined,
+      killTimer: undefined,
+      settled: deferred<void>(),
+      exited: deferred<void>(),
+    };
+    this.byWorker.set(worker.id, managed);
+    if (role === 'current') slot.current = managed;
+    else slot.replacement = managed;
+    // A fork can fail to spawn; 'exit' follows and is handled there.
+    worker.on('error', (err) =>
+      this.options.logger.warn('worker channel error', { worker: worker.id, error: err.message }),
+    );
+    managed.readyTimer = setTimeout(() => {
+      this.options.logger.error('worker did not become ready in time; killing it', {
+        worker: worker.id,
+        slot: slot.index,
+        readyTimeoutMs: this.options.readyTimeoutMs,
+      });
+      managed.settled.reject(new Error(`not ready within ${this.options.readyTimeoutMs} ms`));
+      worker.process.kill('SIGKILL');
+    }, this.options.readyTimeoutMs);
+    return managed;
+  }
+
+  // ---- events from workers -----------------------------------------------------------
+
+  private readonly onListening = (worker: Worker): void => {
+    const m = this.byWorker.get(worker.id);
+    if (m) this.markReady(m);
+  };
+
+  private readonly onMessage = (worker: Worker, message: unknown): void => {
+    const control = parseWorkerControl(message);
+    const m = this.byWorker.get(worker.id);
+    if (!control || !m) return;
+    switch (control.t) {
+      case 'ready':
+        return this.markReady(m);
+      case 'crashed':
+        return this.crashed(m, control.reason);
+      case 'reload':
+        this.options.logger.info('reload requested by a worker', { worker: worker.id });
+        this.reload().then(
+          () => this.reply(worker, { cbc: CONTROL_VERSION, t: 'reloaded', id: control.id, ok: true }),
+          (err: Error) =>
+            this.reply(worker, { cbc: CONTROL_VERSION, t: 'reloaded', id: control.id, ok: false, error: err.message }),
+        );
+        return;
+      case 'status':
+        return this.reply(worker, {
+          cbc: CONTROL_VERSION,
+          t: 'status',
+          id: control.id,
+          status: this.status(),
+        });
+    }
+  };
+
+  private reply(worker: Worker, message: MasterControl): void {
+    // id 0 is the legacy string directive: nobody waits for an answer.
+    if ('id' in message && message.id === 0) return;
+    if (!worker.isConnected()) return;
+    try {
+      worker.send(message, undefined, () => {});
+    } catch {
+      // Gone in the meantime; nothing to tell.
+    }
+  }
+
+  private markReady(m: Managed): void {
+    if (m.state !== 'starting') return;
+    m.state = 'ready';
+    m.everReady = true;
+    if (m.readyTimer) clearTimeout(m.readyTimer);
+    m.readyTimer = undefined;
+    this.options.logger.info('worker ready', { worker: m.worker.id, slot: m.slot.index, pid: m.worker.process.pid });
+    // The worker may have become ready by listening; it needs to know, to handle a crash right.
+    this.reply(m.worker, { cbc: CONTROL_VERSION, t: 'ready' });
+    if (m.role === 'replacement') this.promote(m);
+    m.settled.resolve();
+    if (!this.allReady.done && this.slots.every((s) => s.current?.state === 'ready')) this.allReady.resolve();
+  }
+
+  /** A replacement is ready: it takes the slot, and the worker it replaces drains. */
+  private promote(fresh: Managed): void {
+    const slot = fresh.slot;
+    const old = slot.current;
+    slot.replacement = undefined;
+    slot.current = fresh;
+    fresh.role = 'current';
+    if (old && old !== fresh) this.drain(old);
+  }
+
+  private crashed(m: Managed, reason: string): void {
+    if (m.crashed) return;
+    m.crashed = true;
+    this.options.logger.error('worker crashed', { worker: m.worker.id, slot: m.slot.index, reason });
+    if (this.shuttingDown || m.state === 'draining') return;
+    if (m.state === 'starting') {
+      // It never served: there is nothing to keep it for.
+      m.worker.process.kill('SIGKILL');
+      return;
+    }
+    if (m.role === 'current' && !m.slot.replacement) {
+      this.options.logger.info('forking a replacement before retiring the crashed worker', { slot: m.slot.index });
+      void this.fork(m.slot, 'replacement');
+    }
+  }
+
+  private readonly onExit = (worker: Worker, code: number | null, signal: string | null): void => {
+    const m = this.byWorker.get(worker.id);
+    if (!m) return;
+    this.byWorker.delete(worker.id);
+    if (m.readyTimer) clearTimeout(m.readyTimer);
+    if (m.killTimer) clearTimeout(m.killTimer);
+    const reason = signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`;
+    const slot = m.slot;
+    m.settled.reject(new Error(`exited (${reason}) before it was ready`));
+    m.exited.resolve();
+    if (m.state === 'draining') {
+      this.options.logger.info('drained worker exited', { worker: worker.id, slot: slot.index, reason });
+      return;
+    }
+    slot.lastExitReason = m.crashed ? `crashed, then ${reason}` : reason;
+    const quick = !m.everReady || Date.now() - m.forkedAt < this.options.minUptimeMs;
+    slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0;
+    if (slot.replacement === m) slot.replacement = undefined;
+    if (slot.current === m) slot.current = undefined;
+    if (this.shuttingDown) return;
+    this.options.logger.warn('worker exited unexpectedly', { worker: worker.id, slot: slot.index, reason });
+    // A slot needs a worker unless one is already on its way.
+    if (slot.current || slot.replacement || slot.retryTimer) {
+      // The crashed worker still serves and its replacement died: try again, with backoff.
+      if (m.role === 'replacement' && slot.current && !this.reloading) this.scheduleFork(slot, 'replacement');
+      return;
+    }
+    this.scheduleFork(slot, 'current');
+  };
+
+  private scheduleFork(slot: Slot, role: Role): void {
+    if (slot.quickDeaths === 0) {
+      void this.fork(slot, role);
+      return;
+    }
+    const base = Math.min(this.options.backoffMaxMs, this.options.backoffInitialMs * 2 ** (slot.quickDeaths - 1));
+    const delay = Math.round(base * (0.5 + Math.random() * 0.5));
+    this.options.logger.warn('worker is crash-looping; backing off', {
+      slot: slot.index,
+      quickDeaths: slot.quickDeaths,
+      delayMs: delay,
+    });
+    slot.retryAt = Date.now() + delay;
+    slot.retryTimer = setTimeout(() => {
+      slot.retryTimer = undefined;
+      slot.retryAt = undefined;
+      if (this.shuttingDown) return;
+      if (role === 'current' && slot.current) return;
+      void this.fork(slot, role);
+    }, delay);
+  }
+
+  // ---- draining -----------------------------------------------------------------------
+
+  /**
+   * Stops routing to `m`, lets it answer what it owes on the bus, then asks it to close its
+   * servers (in-flight requests finish) and exit. Killed after `killTimeoutMs` regardless.
+   */
+  private drain(m: Managed): void {
+    if (m.state === 'draining') return;
+    m.state = 'draining';
+    this.broker.setDraining(m.worker.id);
+    this.options.logger.info('draining worker', { worker: m.worker.id, slot: m.slot.index });
+    m.killTimer = setTimeout(() => {
+      this.options.logger.warn('draining worker did not exit in time; killing it', {
+        worker: m.worker.id,
+        killTimeoutMs: this.options.killTimeoutMs,
+      });
+      m.worker.process.kill('SIGKILL');
+    }, this.options.killTimeoutMs);
+    const tellWhenIdle = (): void => {
+      if (m.exited.done) return;
+      if (this.broker.owedBy(m.worker.id) > 0) {
+        setTimeout(tellWhenIdle, 20);
+        return;
+      }
+      this.reply(m.worker, { cbc: CONTROL_VERSION, t: 'drain' });
+    };
+    tellWhenIdle();
+  }
+
+  // ---- reload -------------------------------------------------------------------------
+
+  /**
+   * Replaces the slots in order. A slot's replacement must be ready before its old worker
+   * drains and before the next slot starts, so ready capacity never drops below N. Old
+   * workers drain in the background: the worker that asked for the reload may be one of
+   * them, still waiting for this answer.
+   */
+  private async rollingReload(): Promise<void> {
+    this.options.logger.info('rolling reload started', { workers: this.slots.length });
+    for (const slot of this.slots) {
+      // A crash replacement already under way for this slot serves as its reload.
+      const fresh = slot.replacement ?? (await this.fork(slot, 'replacement'));
+      if (!fresh) throw new ReloadFailedError(slot.index, 'the cluster is shutting down');
+      try {
+        await fresh.settled.promise;
+      } catch (err) {
+        this.options.logger.error('reload stopped: replacement failed; old workers keep serving', {
+          slot: slot.index,
+          error: (err as Error).message,
+        });
+        if (slot.replacement === fresh) slot.replacement = undefined;
+        fresh.worker.process.kill('SIGKILL');
+        throw new ReloadFailedError(slot.index, (err as Error).message);
+      }
+    }
+    this.options.logger.info('rolling reload done');
+  }
+
+  private afterReload(): void {
+    this.reloading = undefined;
+    const next = this.nextReload;
+    this.nextReload = undefined;
+    if (next) {
+      this.reloading = this.rollingReload().finally(() => this.afterReload());
+      this.reloading.then(next.resolve, next.reject);
+    }
+  }
+
+  private async drainAll(): Promise<void> {
+    this.options.logger.info('shutting down: draining every worker');
+    for (const slot of this.slots) {
+      if (slot.retryTimer) clearTimeout(slot.retryTimer);
+      slot.retryTimer = undefined;
+    }
+    const all = [...this.byWorker.values()];
+    for (const m of all) {
+      if (m.state === 'starting') m.worker.process.kill('SIGKILL');
+      else this.drain(m);
+    }
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref());
+    await Promise.race([Promise.all(all.map((m) => m.exited.promise)), deadline]);
+    for (const m of this.byWorker.values()) m.worker.process.kill('SIGKILL');
+    cluster.off('message', this.onMessage);
+    cluster.off('listening', this.onListening);
+    cluster.off('exit', this.onExit);
+    this.options.logger.info('shutdown complete');
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The worker's side of supervision: tells the master when this worker is ready or has
+ * crashed, drains when asked, and carries reload and status requests to the master.
+ */
+import cluster from 'node:cluster';
+import type { ClusterStatus, WorkerContext } from './cluster-options.js';
+import { CONTROL_VERSION, parseMasterControl, type WorkerControl } from './control.js';
+import { BusError, ErrorCodes, NotConnectedError, ReloadFailedError } from './errors.js';
+import type { Logger } from './logger.js';
+import { WORKER_INDEX_ENV } from './supervisor.js';
+
+interface Waiting {
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+let runtime: WorkerRuntime | undefined;
+
+/** The supervision runtime of this worker, installed by `startCluster`. */
+export class WorkerRuntime implements WorkerContext {
+  readonly id = cluster.worker?.id ?? 0;
+  readonly index = Number(process.env[WORKER_INDEX_ENV] ?? '0');
+  private isReady = false;
+  private readySent = false;
+  private crashReported = false;
+  private draining = false;
+  private readonly drainHooks: (() => void | Promise<void>)[] = [];
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly drainHookTimeoutMs: number,
+  ) {}
+
+  install(): void {
+    process.on('message', (message: unknown) => this.onMessage(message));
+    process.on('uncaughtException', (err) => this.crash(err, 'uncaught exception'));
+    process.on('unhandledRejection', (reason) => this.crash(reason, 'unhandled rejection'));
+    // Ctrl-C reaches the whole process group: finish in-flight work instead of dying mid-request.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void this.drain());
+    process.once('disconnect', () => {
+      for (const w of this.waiting.values()) w.reject(new NotConnectedError('cluster control'));
+      this.waiting.clear();
+    });
+  }
+
+  ready(): void {
+    if (this.readySent) return;
+    this.readySent = true;
+    this.isReady = true;
+    this.send({ cbc: CONTROL_VERSION, t: 'ready' });
+  }
+
+  onDrain(fn: () => void | Promise<void>): void {
+    this.drainHooks.push(fn);
+  }
+
+  async reloadWorkers(): Promise<void> {
+    const answer = (await this.ask('reload')) as { ok: boolean; error?: string };
+    if (!answer.ok) throw new ReloadFailedError(0, answer.error ?? 'unknown reason');
+  }
+
+  async status(): Promise<ClusterStatus> {
+    return ((await this.ask('status')) as { status: ClusterStatus }).status;
+  }
+
+  /**
+   * Reports a crash to the master, which forks a replacement and then drains this worker.
+   * The worker keeps serving what it owes meanwhile. A crash before the worker was ever
+   * ready ends it at once: there is nothing to keep it for.
+   */
+  crash(err: unknown, what: string): void {
+    const reason = `${what}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+    this.logger.error('worker crashed', { worker: this.id, reason });
+    if (!this.isReady) {
+      this.send({ cbc: CONTROL_VERSION, t: 'crashed', reason }, () => process.exit(1));
+      return;
+    }
+    if (this.crashReported) return;
+    this.crashReported = true;
+    this.send({ cbc: CONTROL_VERSION, t: 'crashed', reason });
+  }
+
+  private ask(t: 'reload' | 'status'): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      if (!this.send({ cbc: CONTROL_VERSION, t, id })) {
+        reject(new NotConnectedError(`cluster ${t}`));
+        return;
+      }
+      this.waiting.set(id, { resolve, reject });
+    });
+  }
+
+  private send(message: WorkerControl, then?: () => void): boolean {
+    if (!process.send || !process.connected) {
+      then?.();
+      return false;
+    }
+    try {
+      process.send(message, undefined, undefined, () => then?.());
+      return true;
+    } catch {
+      then?.();
+      return false;
+    }
+  }
+
+  private onMessage(message: unknown): void {
+    const control = parseMasterControl(message);
+    if (!control) return;
+    switch (control.t) {
+      case 'ready':
+        this.isReady = true;
+        return;
+      case 'drain':
+        void this.drain();
+        return;
+      case 'reloaded':
+      case 'status': {
+        const w = this.waiting.get(control.id);
+        this.waiting.delete(control.id);
+        w?.resolve(control);
+        return;
+      }
+    }
+  }
+
+  /** Runs the drain hooks, then closes this worker's servers (in-flight requests finish) and its channel. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.logger.info('worker draining', { worker: this.id });
+    for (const hook of this.drainHooks) {
+      try {
+        await Promise.race([hook(), new Promise((r) => setTimeout(r, this.drainHookTimeoutMs).unref())]);
+      } catch (err) {
+        this.logger.error('drain hook failed', { worker: this.id, error: String(err) });
+      }
+    }
+    // cluster's disconnect closes every server this worker listens on, waits for their open
+    // connections to finish, then closes the IPC channel; after that, nothing is left to do.
+    process.once('disconnect', () => setImmediate(() => process.exit(0)));
+    cluster.worker?.disconnect();
+  }
+}
+
+/** The runtime of this worker, when it was started by `startCluster`. */
+export function workerRuntime(): WorkerRuntime | undefined {
+  return runtime;
+}
+
+/** Installs the worker runtime once. */
+export function installWorkerRuntime(logger: Logger, drainHookTimeoutMs: number): WorkerRuntime {
+  if (!runtime) {
+    runtime = new WorkerRuntime(logger, drainHookTimeoutMs);
+    runtime.install();
+  }
+  return runtime;
+}
+
+function requireRuntime(what: string): WorkerRuntime {
+  if (!runtime) {
+    throw new BusError(ErrorCodes.START_FAILED, `${what}() works in a worker started by startCluster()`);
+  }
+  return runtime;
+}
+
+/**
+ * Asks the master for a rolling reload of every worker (the seed's
+ * `think-cluster-reload-workers`); settles when the reload is done or failed.
+ */
+export function reloadWorkers(): Promise<void> {
+  try {
+    return requireRuntime('reloadWorkers').reloadWorkers();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Declares this worker ready (for workers without an HTTP server). */
+export function ready(): void {
+  requireRuntime('ready').ready();
+}
