@@ -1,0 +1,112 @@
+import test from 'ava';
+import superjson from 'superjson';
+import { encodePlain } from '../../src/plain-json.js';
+
+// A small seeded PRNG (mulberry32) so a failure names a seed that reproduces it.
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const specials: (() => unknown)[] = [
+  () => undefined,
+  () => NaN,
+  () => Infinity,
+  () => -Infinity,
+  () => -0,
+  () => new Date(1_700_000_000_000),
+  () => new Map([['a', 1]]),
+  () => new Set([1, 2]),
+  () => 10n,
+  () => /re/g,
+  () => new URL('https://example.com/x'),
+  () => new Error('boom'),
+  () => Object.assign(Object.create({ inherited: 1 }) as object, { own: 2 }),
+  () => [1, , 3], // a hole
+];
+
+function randomString(rnd: () => number): string {
+  const alphabet = ['a', 'b', 'z', ' ', '"', '\\', '\n', '\u0000', 'é', '漢', '😀', '.', '__proto', 'json', 'meta'];
+  let s = '';
+  const n = Math.floor(rnd() * 6);
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+  return s;
+}
+
+function randomValue(rnd: () => number, depth: number, allowSpecial: boolean): unknown {
+  const r = rnd();
+  if (allowSpecial && r < 0.04) return specials[Math.floor(rnd() * specials.length)]!();
+  if (depth > 4 || r < 0.35) {
+    const k = Math.floor(rnd() * 5);
+    if (k === 0) return randomString(rnd);
+    if (k === 1) return rnd() < 0.5 ? Math.floor(rnd() * 1e6) - 5e5 : (rnd() - 0.5) * 1e-3;
+    if (k === 2) return rnd() < 0.5;
+    if (k === 3) return null;
+    return Number.MAX_SAFE_INTEGER * (rnd() < 0.5 ? 1 : -1);
+  }
+  if (r < 0.65) {
+    return Array.from({ length: Math.floor(rnd() * 5) }, () => randomValue(rnd, depth + 1, allowSpecial));
+  }
+  const o: Record<string, unknown> = {};
+  const n = Math.floor(rnd() * 5);
+  for (let i = 0; i < n; i++) o[randomString(rnd)] = randomValue(rnd, depth + 1, allowSpecial);
+  return o;
+}
+
+test('codec - the plain-JSON encoder writes exactly what superjson writes, on 20,000 random values', (t) => {
+  const seed = Number(process.env.CODEC_SEED ?? 0x5eed);
+  const rnd = prng(seed);
+  let fast = 0;
+  let fellBack = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const value = randomValue(rnd, 0, i % 2 === 0);
+    const plain = encodePlain(value);
+    const reference = superjson.stringify(value);
+    if (plain === undefined) {
+      fellBack++;
+      continue;
+    }
+    fast++;
+    if (plain !== reference) {
+      t.fail(`seed ${seed}, value #${i}: ${plain} !== ${reference}`);
+      return;
+    }
+    t.deepEqual(superjson.parse(plain), superjson.parse(reference));
+  }
+  t.log(`seed ${seed}: ${fast} values took the fast path, ${fellBack} fell back to superjson`);
+  t.true(fast > 5_000);
+  t.true(fellBack > 1_000);
+});
+
+test('codec - every value superjson annotates falls back to superjson', (t) => {
+  for (const make of specials) {
+    t.is(encodePlain(make()), undefined, String(make));
+    t.is(encodePlain({ nested: [make()] }), undefined, `nested ${String(make)}`);
+  }
+  const shared = { x: 1 };
+  t.is(encodePlain([shared, shared]), undefined, 'a shared reference keeps its identity only through superjson');
+  class Point {
+    constructor(readonly x: number) {}
+  }
+  t.is(encodePlain(new Point(1)), undefined);
+});
+
+test('codec - plain values round-trip through superjson unchanged', (t) => {
+  const value = {
+    s: 'a"b\\c',
+    n: [1, 2.5, -3],
+    b: true,
+    z: null,
+    deep: { list: [{ k: 'v' }] },
+    nullProto: Object.assign(Object.create(null) as object, { a: 1 }),
+  };
+  const encoded = encodePlain(value);
+  t.is(encoded, superjson.stringify(value));
+  t.deepEqual(superjson.parse(encoded!), JSON.parse(JSON.stringify(value)));
+});
