@@ -22,6 +22,8 @@ interface Managed {
   readonly forkedAt: number;
   everReady: boolean;
   crashed: boolean;
+  /** What it reported when it crashed, for `lastExitReason`. */
+  crashReason: string | undefined;
   readyTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
   readonly settled: Deferred<void>;
@@ -163,7 +165,17 @@ export class Supervisor implements ClusterControl {
     const forked = this.forkQueue.then(async () => {
       await this.forkSlotAvailable();
       if (this.shuttingDown) return undefined;
-      return this.forkNow(slot, role);
+      try {
+        return this.forkNow(slot, role);
+      } catch (err) {
+        // A fork that cannot even spawn counts as a quick death: retried with backoff, and
+        // the queue of later forks keeps moving.
+        this.options.logger.error('fork failed', { slot: slot.index, error: String(err) });
+        slot.quickDeaths++;
+        slot.lastExitReason = `fork failed: ${String(err)}`;
+        this.scheduleFork(slot, role);
+        return undefined;
+      }
     });
     this.forkQueue = forked.then(() => undefined);
     return forked;
@@ -194,6 +206,7 @@ export class Supervisor implements ClusterControl {
       forkedAt: Date.now(),
       everReady: false,
       crashed: false,
+      crashReason: undefined,
       readyTimer: undefined,
       killTimer: undefined,
       settled: deferred<void>(),
@@ -290,6 +303,7 @@ export class Supervisor implements ClusterControl {
   private crashed(m: Managed, reason: string): void {
     if (m.crashed) return;
     m.crashed = true;
+    m.crashReason = reason;
     this.options.logger.error('worker crashed', { worker: m.worker.id, slot: m.slot.index, reason });
     if (this.shuttingDown || m.state === 'draining') return;
     if (m.state === 'starting') {
@@ -313,11 +327,15 @@ export class Supervisor implements ClusterControl {
     const slot = m.slot;
     m.settled.reject(new Error(`exited (${reason}) before it was ready`));
     m.exited.resolve();
+    // The slot's reason must also say why a drained worker ended (e.g. it crashed and was
+    // replaced); before, status() kept an older reason, or none, after a crash replacement.
+    const crash = m.crashReason ? `crashed (${m.crashReason}), then ` : '';
     if (m.state === 'draining') {
+      if (slot.current !== m) slot.lastExitReason = `${crash}drained: ${reason}`;
       this.options.logger.info('drained worker exited', { worker: worker.id, slot: slot.index, reason });
       return;
     }
-    slot.lastExitReason = m.crashed ? `crashed, then ${reason}` : reason;
+    slot.lastExitReason = `${crash}${reason}`;
     const quick = !m.everReady || Date.now() - m.forkedAt < this.options.minUptimeMs;
     slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0;
     if (slot.replacement === m) slot.replacement = undefined;
@@ -350,8 +368,10 @@ export class Supervisor implements ClusterControl {
       slot.retryTimer = undefined;
       slot.retryAt = undefined;
       if (this.shuttingDown) return;
-      if (role === 'current' && slot.current) return;
-      void this.fork(slot, role);
+      // Meanwhile a reload may have put a healthy worker in the slot, or one may be on its
+      // way; and a crashed worker waiting for its replacement may have died.
+      if (slot.replacement || (slot.current && !slot.current.crashed)) return;
+      void this.fork(slot, slot.current ? 'replacement' : 'current');
     }, delay);
   }
 
@@ -395,6 +415,10 @@ export class Supervisor implements ClusterControl {
   private async rollingReload(): Promise<void> {
     this.options.logger.info('rolling reload started', { workers: this.slots.length });
     for (const slot of this.slots) {
+      // A slot waiting out a crash-loop backoff is forked now, by the reload itself.
+      if (slot.retryTimer) clearTimeout(slot.retryTimer);
+      slot.retryTimer = undefined;
+      slot.retryAt = undefined;
       // A crash replacement already under way for this slot serves as its reload.
       const fresh = slot.replacement ?? (await this.fork(slot, 'replacement'));
       if (!fresh) throw new ReloadFailedError(slot.index, 'the cluster is shutting down');

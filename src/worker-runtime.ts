@@ -5,7 +5,7 @@
 import cluster from 'node:cluster';
 import type { ClusterStatus, WorkerContext } from './cluster-options.js';
 import { CONTROL_VERSION, parseMasterControl, type WorkerControl } from './control.js';
-import { BusError, ErrorCodes, NotConnectedError, ReloadFailedError } from './errors.js';
+import { NotConnectedError, ReloadFailedError, StartFailedError } from './errors.js';
 import type { Logger } from './logger.js';
 import { WORKER_INDEX_ENV } from './supervisor.js';
 
@@ -162,7 +162,7 @@ export function installWorkerRuntime(logger: Logger, drainHookTimeoutMs: number)
 
 function requireRuntime(what: string): WorkerRuntime {
   if (!runtime) {
-    throw new BusError(ErrorCodes.START_FAILED, `${what}() works in a worker started by startCluster()`);
+    throw new StartFailedError(`${what}() works in a worker started by startCluster()`);
   }
   return runtime;
 }

@@ -1,0 +1,336 @@
+// Runs the supervision fixture (test/fixtures/supervision/app.ts) as a real master process in its
+// own process group, reads its JSON-lines events, drives it over stdin, signals and HTTP, and
+// makes sure no master or worker outlives the test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { ClusterStatus } from 'clusterbus';
+
+const fixture = fileURLToPath(new URL('../fixtures/supervision/app.ts', import.meta.url));
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** One line the fixture printed. */
+export interface Ev {
+  ev: string;
+  /** The process that printed it (the master or a worker). */
+  pid: number;
+  [key: string]: unknown;
+}
+
+/** A free loopback port: listen on 0, note the port, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Whether a process still runs: `kill(pid, 0)` does not throw ESRCH, and (on Linux) it is not
+ * a zombie. A worker orphaned by its master's death is reparented to whatever reaps orphans
+ * here, which may take seconds to reap it; as a zombie it has already exited.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  try {
+    // The state is the first field after the parenthesised command name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // No /proc (or the process just went): kill(pid, 0) said it was there.
+    return process.platform !== 'linux';
+  }
+}
+
+/** Polls until every pid is gone; returns those still alive after `timeoutMs`. */
+export async function waitDead(pids: Iterable<number>, timeoutMs: number): Promise<number[]> {
+  const list = [...pids];
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = list.filter(isAlive);
+    if (alive.length === 0 || Date.now() >= until) return alive;
+    await sleep(20);
+  }
+}
+
+/** Every master started by this test file, for the cleanup hook. */
+const running = new Set<Master>();
+
+/** A fixture master run by a test. */
+export class Master {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly events: Ev[] = [];
+  /** Every worker pid seen (from `worker-start` lines and status reports). */
+  readonly workerPids = new Set<number>();
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stderr = '';
+  private listeners = new Set<() => void>();
+
+  constructor(port: number, env: Record<string, string>) {
+    this.port = port;
+    this.child = spawn(process.execPath, ['--import', 'tsx', '--conditions=clusterbus-source', fixture], {
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'test', PORT: String(port), ...env },
+    });
+    running.add(this);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.notify();
+        resolve({ code, signal });
+      });
+    });
+    let buffered = '';
+    this.child.stdout?.setEncoding('utf8');
+    this.child.stdout?.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line.trim()) this.line(line);
+      }
+    });
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-20_000);
+    });
+    // A write after the master died must not fail the test process.
+    this.child.stdin?.on('error', () => {});
+  }
+
+  get pid(): number {
+    return this.child.pid as number;
+  }
+
+  /** What the master and its workers wrote on stderr (the tail). */
+  get errors(): string {
+    return this.stderr;
+  }
+
+  private line(line: string): void {
+    let ev: Ev;
+    try {
+      ev = JSON.parse(line) as Ev;
+    } catch {
+      ev = { ev: 'text', pid: 0, line };
+    }
+    this.events.push(ev);
+    if (ev.ev === 'worker-start') this.workerPids.add(ev.pid);
+    const status = ev.status as ClusterStatus | undefined;
+    if (status) for (const w of status.workers) if (w.pid) this.workerPids.add(w.pid);
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Sends a command line to the master's stdin. */
+  command(line: string): void {
+    this.child.stdin?.write(line + '\n');
+  }
+
+  /** Events named `name` (optionally matching `where`) seen so far. */
+  all(name: string, where: (e: Ev) => boolean = () => true): Ev[] {
+    return this.events.filter((e) => e.ev === name && where(e));
+  }
+
+  /** Log lines of the master's custom logger with this message. */
+  logs(msg: string): Ev[] {
+    return this.all('log', (e) => e.msg === msg);
+  }
+
+  /**
+   * Resolves with the first event named `name` matching `where` from index `from` of the
+   * event list on; rejects after `timeoutMs` or if the master exits first.
+   */
+  next(name: string, where: (e: Ev) => boolean = () => true, timeoutMs = 20_000, from = 0): Promise<Ev> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.events.slice(from).find((e) => e.ev === name && where(e));
+        if (found) {
+          done();
+          resolve(found);
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          done();
+          reject(new Error(`the master exited while waiting for "${name}"\n${this.stderr.slice(-3000)}`));
+        }
+      };
+      const done = (): void => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for "${name}"\n${this.stderr.slice(-3000)}`));
+      }, timeoutMs);
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  /** Resolves once the master has seen every worker with one of these pids exit (cluster 'exit'). */
+  async exitsSeen(pids: Iterable<number>, timeoutMs = 15_000): Promise<void> {
+    for (const pid of pids) await this.next('exit', (e) => e.workerPid === pid, timeoutMs);
+  }
+
+  /** Asks for `status()` and resolves with the answer. */
+  async status(): Promise<ClusterStatus> {
+    const from = this.events.length;
+    this.command('status');
+    return (await this.next('status', () => true, 10_000, from)).status as ClusterStatus;
+  }
+
+  /** Polls `status()` until exactly `n` workers remain and all are ready (drained ones gone). */
+  async settled(n: number, timeoutMs = 15_000): Promise<ClusterStatus> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.status();
+      if (status.workers.length === n && status.workers.every((w) => w.state === 'ready')) return status;
+      if (Date.now() > until) throw new Error(`not settled to ${n} ready workers: ${JSON.stringify(status)}`);
+      await sleep(50);
+    }
+  }
+
+  /** Resolves with the status of the first `ready` event (every slot has a ready worker). */
+  async ready(timeoutMs = 30_000): Promise<ClusterStatus> {
+    return (await this.next('ready', () => true, timeoutMs)).status as ClusterStatus;
+  }
+
+  /** Kills the master's whole process group and waits until the master is gone. */
+  async kill(): Promise<void> {
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+    await Promise.race([this.exited, sleep(5_000)]);
+    running.delete(this);
+  }
+}
+
+/** Starts a fixture master on a fresh port. */
+export async function startMaster(env: Record<string, string> = {}): Promise<Master> {
+  return new Master(await freePort(), env);
+}
+
+/**
+ * For `test.afterEach.always`: kills every master (and its group) this file started, then
+ * checks that no worker pid any of them reported is still alive.
+ */
+export async function killAll(): Promise<number[]> {
+  const masters = [...running];
+  await Promise.all(masters.map((m) => m.kill()));
+  const pids = masters.flatMap((m) => [m.pid, ...m.workerPids]);
+  const alive = await waitDead(pids, 5_000);
+  // Last resort, so that a failure here never leaves a process behind.
+  for (const pid of alive) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  }
+  return alive;
+}
+
+/** One HTTP exchange on its own connection (`agent: false`, `Connection: close`). */
+export function request(
+  port: number,
+  path: string,
+  method = 'GET',
+  timeoutMs = 15_000,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method, agent: false, headers: { connection: 'close' }, timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What a load run did. */
+export interface LoadStats {
+  sent: number;
+  failed: number;
+  /** Pids that answered, in the order they first did. */
+  pids: number[];
+  /** The first few failures, for the log. */
+  errors: string[];
+}
+
+/** A running HTTP load: `concurrency` loops of `GET /`, until stopped, `maxMs` or `maxRequests`. */
+export interface Load {
+  readonly stats: LoadStats;
+  /** Stops sending and resolves once every request in flight has settled. */
+  stop(): Promise<LoadStats>;
+  /** Pids that answered after `mark` (a count of requests sent). */
+  pidsSince(mark: number): Set<number>;
+}
+
+export function startLoad(port: number, { concurrency = 8, maxMs = 6_000, maxRequests = 20_000 } = {}): Load {
+  const stats: LoadStats = { sent: 0, failed: 0, pids: [], errors: [] };
+  const answered: { n: number; pid: number }[] = [];
+  const until = Date.now() + maxMs;
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    while (!stopped && Date.now() < until && stats.sent < maxRequests) {
+      const n = ++stats.sent;
+      try {
+        const { status, body } = await request(port, '/');
+        if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
+        const pid = body.pid as number;
+        answered.push({ n, pid });
+        if (!stats.pids.includes(pid)) stats.pids.push(pid);
+      } catch (err) {
+        stats.failed++;
+        if (stats.errors.length < 5) stats.errors.push((err as Error).message);
+      }
+    }
+  };
+  const loops = Promise.all(Array.from({ length: concurrency }, loop));
+  return {
+    stats,
+    async stop() {
+      stopped = true;
+      await loops;
+      return stats;
+    },
+    pidsSince(mark) {
+      return new Set(answered.filter((a) => a.n > mark).map((a) => a.pid));
+    },
+  };
+}
+
+/** Pids of the status's workers in a given state (all states by default). */
+export function pidsOf(status: ClusterStatus, state?: string): number[] {
+  return status.workers.filter((w) => state === undefined || w.state === state).map((w) => w.pid as number);
+}
