@@ -1,0 +1,55 @@
+/**
+ * The cluster rows: mode × payload, with the fixed message count of each, tuned so that one
+ * measurement of the relay takes roughly 0.3–0.5 s on a small (2-core) machine. Every system
+ * gets the same count in a row; a slower system simply takes longer.
+ */
+import type { Options } from './args.js';
+import { SYSTEMS, type ClusterMode, type MeasureSpec, type PayloadKind, type SystemName } from './protocol.js';
+
+/** Calls kept in flight in `map` throughput. */
+export const MAP_INFLIGHT = 64;
+
+const COUNTS: Record<ClusterMode, Record<PayloadKind, number>> = {
+  broadcast: { small: 15_000, medium: 1_200, rich: 5_000 },
+  consume: { small: 20_000, medium: 1_600, rich: 6_000 },
+  map: { small: 8_000, medium: 1_400, rich: 4_000 },
+  'map-latency': { small: 3_000, medium: 1_000, rich: 2_000 },
+};
+/** `--quick` divides every count by this. */
+const QUICK_DIVISOR = 5;
+
+/** Systems that cannot carry `rich` (plain JSON) are left out of its rows. */
+const RICH_CAPABLE: readonly SystemName[] = ['superjson-relay', 'clusterbus'];
+
+export interface Row {
+  readonly spec: MeasureSpec;
+  readonly systems: readonly SystemName[];
+  /** The count of the unmeasured warm-up run before the rounds. */
+  readonly warmup: number;
+}
+
+export function planRows(options: Options): Row[] {
+  const rows: Row[] = [];
+  for (const mode of ['broadcast', 'consume', 'map', 'map-latency'] as const) {
+    if (!options.modes.includes(mode)) continue;
+    for (const payload of options.payloads) {
+      const systems = SYSTEMS.filter(
+        (s) => options.systems.includes(s) && (payload !== 'rich' || RICH_CAPABLE.includes(s)),
+      );
+      if (systems.length === 0) continue;
+      const count = Math.max(50, Math.round(COUNTS[mode][payload] / (options.quick ? QUICK_DIVISOR : 1)));
+      rows.push({
+        spec: { mode, payload, count, inflight: mode === 'map' ? MAP_INFLIGHT : 1 },
+        systems,
+        warmup: Math.max(20, Math.round(count / 5)),
+      });
+    }
+  }
+  return rows;
+}
+
+/** Round `r` runs the systems in this order: rotated by one each round. */
+export function rotation<T>(items: readonly T[], round: number): T[] {
+  const k = items.length === 0 ? 0 : round % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}

@@ -1,0 +1,40 @@
+/**
+ * What the benchmark needs from a system under test. A system has a master side (set up in
+ * the master process before the workers are forked) and a worker side (the messenger each
+ * worker uses). The harness in bench/cluster does everything else, identically for all.
+ */
+import type { BenchAnswer, BenchPayload } from '../payloads.js';
+
+/** The handlers the harness installs in every worker. */
+export interface BenchHandlers {
+  /** A broadcast or consume delivery. */
+  delivered(payload: unknown): void;
+  /** A map call: the answer to send back. */
+  answer(payload: unknown): BenchAnswer;
+}
+
+/** The master side of a system. */
+export interface MasterSide {
+  /** Runs before any worker is forked. */
+  setup(): void | Promise<void>;
+  /** Resolves once the system itself considers every worker joined (after each sent `ready`). */
+  joined?(workers: number): Promise<void>;
+}
+
+/** The worker side of a system: one messenger in this worker. */
+export interface WorkerSide {
+  install(handlers: BenchHandlers): void | Promise<void>;
+  /** Fire one broadcast; may return a promise (settled when the system says it accepted it). */
+  broadcast(payload: BenchPayload): void | Promise<void>;
+  /** Fire one consume; may return a promise (settled when the system says it is done). */
+  consume(payload: BenchPayload): void | Promise<void>;
+  /** One map: resolves to every worker's answer. */
+  map(payload: BenchPayload): Promise<readonly unknown[]>;
+}
+
+/** A system: its two sides, and whether it can carry the rich payload. */
+export interface System {
+  readonly rich: boolean;
+  master(): MasterSide;
+  worker(): WorkerSide;
+}
