@@ -1,0 +1,125 @@
+/**
+ * Batches: how envelopes travel in bulk. All envelopes one side sends in one turn of the
+ * event loop go out as a single string, so the channel pays one write (and one
+ * serialisation) per turn instead of one per envelope, and payload bytes are copied as they
+ * are instead of being escaped inside a JSON envelope.
+ *
+ * A batch is `BATCH_TAG` followed by records. A record is
+ *   `<header length>:<header JSON><payload count>:` then, per payload, `<length>:<payload>`
+ * where the header is the envelope without its payload strings (`p`, and the `p` of each
+ * successful map outcome), and lengths count UTF-16 code units. The reader only parses
+ * headers; payloads come out as slices of the batch, never decoded.
+ */
+import type { DownFrame, UpFrame, WireOutcome } from './protocol.js';
+
+/** First characters of every batch; anything else on the channel is not a batch. */
+export const BATCH_TAG = '\u0001cb1\u0001';
+
+type AnyFrame = UpFrame | DownFrame;
+
+/** Appends one envelope to a batch under construction. */
+export function appendRecord(parts: string[], frame: AnyFrame): void {
+  const payloads: string[] = [];
+  let header: unknown = frame;
+  if (frame.t === 'mapped') {
+    header = {
+      ...frame,
+      r: frame.r.map((o): unknown => {
+        if (o[1]) {
+          payloads.push(o[2]);
+          return [o[0], true];
+        }
+        return o;
+      }),
+    };
+  } else if ('p' in frame && typeof frame.p === 'string') {
+    payloads.push(frame.p);
+    const { p: _p, ...rest } = frame;
+    header = rest;
+  }
+  const json = JSON.stringify(header);
+  parts.push(`${json.length}:`, json, `${payloads.length}:`);
+  for (const p of payloads) parts.push(`${p.length}:`, p);
+}
+
+/** Starts a batch. */
+export function newBatch(): string[] {
+  return [BATCH_TAG];
+}
+
+/** Whether a channel message is a batch. */
+export function isBatch(message: unknown): message is string {
+  return typeof message === 'string' && message.startsWith(BATCH_TAG);
+}
+
+/** Most payload slots one record may claim; a larger count is malformed. */
+const MAX_PAYLOADS_PER_RECORD = 100_000;
+
+/**
+ * Reads a batch into envelopes (not yet validated: the receiver validates each as it would a
+ * single one). Stops at the first malformed record; returns what it read and whether the
+ * whole batch was well formed.
+ */
+export function readBatch(batch: string): { frames: unknown[]; complete: boolean } {
+  const frames: unknown[] = [];
+  let at = BATCH_TAG.length;
+  const readLength = (): number => {
+    const colon = batch.indexOf(':', at);
+    if (colon < 0 || colon - at > 10 || colon === at) return -1;
+    let n = 0;
+    for (let i = at; i < colon; i++) {
+      const c = batch.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return -1;
+      n = n * 10 + c;
+    }
+    at = colon + 1;
+    return n;
+  };
+  while (at < batch.length) {
+    const headerLength = readLength();
+    if (headerLength < 0 || at + headerLength > batch.length) return { frames, complete: false };
+    let header: unknown;
+    try {
+      header = JSON.parse(batch.slice(at, at + headerLength));
+    } catch {
+      return { frames, complete: false };
+    }
+    at += headerLength;
+    const count = readLength();
+    if (count < 0 || count > MAX_PAYLOADS_PER_RECORD) return { frames, complete: false };
+    const payloads: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const length = readLength();
+      if (length < 0 || at + length > batch.length) return { frames, complete: false };
+      payloads.push(batch.slice(at, at + length));
+      at += length;
+    }
+    const frame = attachPayloads(header, payloads);
+    if (frame === undefined) return { frames, complete: false };
+    frames.push(frame);
+  }
+  return { frames, complete: true };
+}
+
+function attachPayloads(header: unknown, payloads: string[]): unknown {
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return undefined;
+  const h = header as Record<string, unknown>;
+  if (h.t === 'mapped') {
+    if (!Array.isArray(h.r)) return undefined;
+    let next = 0;
+    const r: unknown[] = [];
+    for (const o of h.r as unknown[]) {
+      if (Array.isArray(o) && o[1] === true && o.length === 2) {
+        if (next >= payloads.length) return undefined;
+        r.push([o[0], true, payloads[next++]] as WireOutcome);
+      } else {
+        r.push(o);
+      }
+    }
+    if (next !== payloads.length) return undefined;
+    return { ...h, r };
+  }
+  if (payloads.length === 0) return h;
+  if (payloads.length !== 1) return undefined;
+  return { ...h, p: payloads[0] };
+}

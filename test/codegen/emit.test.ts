@@ -1,0 +1,143 @@
+/**
+ * The emit stage on synthetic models: whatever the names and paths, the output is what
+ * prettier (printWidth 120, singleQuote, trailingComma all) would print.
+ */
+import path from 'node:path';
+import test from 'ava';
+import { emitContract, isGenerated, outputPathFor, quote } from '../../codegen/emit.js';
+import type { ContractModel, EventModel } from '../../codegen/model.js';
+import { format } from './_helpers.js';
+
+const root = path.resolve('/project');
+const loc = { file: path.join(root, 'contracts/x.contract.ts'), line: 1, col: 1 };
+
+function event(
+  name: string,
+  kind: EventModel['kind'],
+  options: EventModel['options'] = [],
+  doc?: string[],
+): EventModel {
+  return { name, kind, options, doc, interfaceName: 'X', loc };
+}
+
+function model(interfaces: string[], events: EventModel[], file = loc.file): ContractModel {
+  return { file, interfaces: interfaces.map((name) => ({ name, loc })), events };
+}
+
+const allConsume: EventModel['options'] = [
+  { name: 'timeoutMs', value: 600000 },
+  { name: 'redeliver', value: false },
+  { name: 'maxPayloadBytes', value: 1048576 },
+];
+
+/** Event names and paths of many lengths, to cross every layout boundary. */
+const cases: { title: string; model: ContractModel; source: string }[] = [];
+for (const length of [10, 60, 75, 80, 85, 90, 95, 100, 105, 110, 112, 113, 114, 115, 116, 117, 118, 119, 125, 140]) {
+  const name = 'e'.repeat(length);
+  cases.push({
+    title: `event name of ${length} characters`,
+    model: model(
+      ['X'],
+      [event(`a.${name}`, 'consume', allConsume), event(name, 'map', [{ name: 'timeoutMs', value: 5 }])],
+    ),
+    source: 'contracts/x.contract.ts',
+  });
+}
+for (const length of [30, 44, 45, 46, 47, 48, 60, 120]) {
+  cases.push({
+    title: `source of ${length} characters`,
+    model: model(['X'], [event('a', 'broadcast'), event(`b.${'x'.repeat(100)}`, 'consume', allConsume)]),
+    source: `${'s'.repeat(length - 12)}.contract.ts`,
+  });
+}
+for (const length of [20, 35, 40, 45, 60, 110, 118, 125]) {
+  cases.push({
+    title: `three interface names of ${length} characters`,
+    model: model(
+      [`A${'a'.repeat(length - 1)}`, `B${'b'.repeat(length - 1)}`, `C${'c'.repeat(length - 1)}`],
+      [event('a', 'broadcast')],
+    ),
+    source: 'contracts/x.contract.ts',
+  });
+  cases.push({
+    title: `one interface name of ${length + 80} characters`,
+    model: model([`A${'a'.repeat(length + 79)}`], [event('a', 'broadcast')]),
+    source: 'contracts/x.contract.ts',
+  });
+}
+cases.push({
+  title: 'names that need quotes or escapes',
+  model: model(
+    ['X'],
+    [
+      event("it's", 'broadcast'),
+      event('say "hi"', 'broadcast'),
+      event(`both ' and "" `, 'broadcast'),
+      event('back\\slash', 'broadcast'),
+      event('new\nline', 'broadcast'),
+      event('class', 'broadcast'),
+      event('$dollar_ok', 'broadcast'),
+      event('ünïcode', 'broadcast'),
+      event('1starts.with.digit', 'broadcast'),
+      event('12', 'broadcast'),
+      event('kebab-case', 'broadcast'),
+      event('emoji😀', 'broadcast'),
+    ].sort((a, b) => (a.name < b.name ? -1 : 1)),
+  ),
+  source: "it's/x.contract.ts",
+});
+cases.push({
+  title: 'JSDoc of one and several lines',
+  model: model(
+    ['X'],
+    [
+      event('a', 'broadcast', [], ['One line.']),
+      event(
+        'b',
+        'consume',
+        [{ name: 'redeliver', value: true }],
+        ['First.', '', '```ts', '  indented();', '```', '@deprecated'],
+      ),
+    ],
+  ),
+  source: 'contracts/x.contract.ts',
+});
+cases.push({
+  title: 'reserved interface names',
+  model: model(['Events', 'Messenger', 'createMessenger', 'messenger'], [event('a', 'broadcast')]),
+  source: 'contracts/x.contract.ts',
+});
+
+for (const { title, model: m, source } of cases) {
+  test(`codegen - emits prettier-formatted code for ${title}`, async (t) => {
+    const text = emitContract(m, { outFile: path.join(root, 'contracts/x.bus.ts'), source });
+    t.is(text, await format(text));
+  });
+}
+
+test('codegen - quote() picks the quote prettier picks', (t) => {
+  t.is(quote('a.b'), "'a.b'");
+  t.is(quote("it's"), `"it's"`);
+  t.is(quote(`'"'`), `"'\\"'"`);
+  t.is(quote(`"'"`), `'"\\'"'`);
+  t.is(quote('a\\b'), "'a\\\\b'");
+  t.is(quote('a\nb'), "'a\\nb'");
+});
+
+test('codegen - outputPathFor() puts X.bus.ts next to X.contract.ts or in the out directory', (t) => {
+  t.is(outputPathFor(path.join(root, 'contracts/shop.contract.ts')), path.join(root, 'contracts/shop.bus.ts'));
+  t.is(
+    outputPathFor(path.join(root, 'contracts/shop.contract.ts'), path.join(root, 'gen')),
+    path.join(root, 'gen/shop.bus.ts'),
+  );
+});
+
+test('codegen - isGenerated() recognises the header only at the start of the file', (t) => {
+  const text = emitContract(model(['X'], [event('a', 'broadcast')]), {
+    outFile: path.join(root, 'contracts/x.bus.ts'),
+    source: 'x',
+  });
+  t.true(isGenerated(text));
+  t.false(isGenerated(`// hand-written\n${text}`));
+  t.false(isGenerated('export const messenger = {};\n'));
+});
