@@ -21,6 +21,7 @@ import {
   PROTOCOL_VERSION,
   errorToWire,
   parseUpFrame,
+  timerDelay,
   type CallFrame,
   type DownFrame,
   type ReplyFrame,
@@ -153,7 +154,7 @@ export class Broker {
       peer.expectedSoon = false;
       peer.startTimer = undefined;
       this.retryParked();
-    }, this.options.startWaitMs);
+    }, timerDelay(this.options.startWaitMs));
     peer.startTimer.unref();
   }
 
@@ -387,7 +388,7 @@ export class Broker {
         if (!entry) return;
         entry.waiters = entry.waiters.filter((w) => w !== waiter);
         this.sendDone(from, f.id, errorToWire(new TimeoutError(f.ev, ms), f.ev, 0));
-      }, ms),
+      }, timerDelay(ms)),
     };
     if (entry) {
       entry.waiters.push(waiter);
@@ -424,7 +425,7 @@ export class Broker {
       lastFailure: undefined,
     };
     this.requests.set(req.key, req);
-    req.timer = setTimeout(() => this.failConsume(req, new TimeoutError(ev, ms, req.delivery?.peer)), ms);
+    req.timer = setTimeout(() => this.failConsume(req, new TimeoutError(ev, ms, req.delivery?.peer)), timerDelay(ms));
     this.routeConsume(req);
   }
 
@@ -461,7 +462,7 @@ export class Broker {
       outcomes: new Map(),
     };
     this.requests.set(req.key, req);
-    req.timer = setTimeout(() => this.timeoutMap(req), req.ms);
+    req.timer = setTimeout(() => this.timeoutMap(req), timerDelay(req.ms));
     this.routeMap(req);
   }
 

@@ -53,7 +53,7 @@ export function busStats(): { endpoint: EndpointStats; broker?: BrokerStats } {
 
 /**
  * The master's bus: a broker over `transport`, and the master's own endpoint as peer 0,
- * linked to the broker in-process. Frames between the two take a microtask hop so the
+ * linked to the broker in-process. Frames between the two take an asynchronous hop so the
  * master sees the same ordering and re-entrancy as a worker.
  */
 export function createMasterBus(options: ResolvedBusOptions, transport: BrokerTransport): ProcessBus {
@@ -65,7 +65,11 @@ export function createMasterBus(options: ResolvedBusOptions, transport: BrokerTr
   };
   const broker = new Broker(options, sendDown);
   const endpoint = new Endpoint(0, options, (frame) => {
-    queueMicrotask(() => broker.receive(0, frame));
+    // A tick hop, not a microtask: `cluster.fork()` announces the new worker ('fork') on
+    // process.nextTick, and a request the master makes right after forking must reach the
+    // broker after that, or it finds no starting worker to wait for and fails with
+    // NoHandlerError. nextTick callbacks run in order, so this one runs after the 'fork'.
+    process.nextTick(() => broker.receive(0, frame));
     return true;
   });
   link.broker = broker;

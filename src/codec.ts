@@ -23,8 +23,10 @@ export function decode(text: string, event: string, worker: number): unknown {
   } catch (err) {
     throw new BadPayloadError(`cannot decode "${event}": ${(err as Error).message}`, { event, worker });
   }
-  // Only a text that names one of the dangerous keys needs the walk.
-  if ((text.includes('__proto__') || text.includes('prototype')) && hasPollutingKey(parsed)) {
+  // Only a text that names one of the dangerous keys needs the walk. A key can also be spelled
+  // with JSON escapes ("\u005f_proto__", "\u0070rototype"), which JSON.parse decodes: a text
+  // with any \u escape is walked too, or the guard could be bypassed.
+  if ((text.includes('__proto__') || text.includes('prototype') || text.includes('\\u')) && hasPollutingKey(parsed)) {
     throw new BadPayloadError(`payload of "${event}" has a __proto__ or constructor.prototype key`, { event, worker });
   }
   try {

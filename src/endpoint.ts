@@ -21,6 +21,7 @@ import {
   errorFromWire,
   errorToWire,
   parseDownFrame,
+  timerDelay,
   type CallFrame,
   type DoneFrame,
   type MappedFrame,
@@ -157,7 +158,7 @@ export class Endpoint {
       pending.timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new TimeoutError(spec.ev, localDeadline));
-      }, localDeadline);
+      }, timerDelay(localDeadline));
       if (!this.sendUp(frame)) {
         this.settle(id);
         reject(new NotConnectedError(spec.ev));

@@ -73,7 +73,10 @@ export function createMessenger<Events extends EventMap<Events>>(
     off(event: string, handler: AnyHandler): void {
       getBus().endpoint.off(event, handler);
     },
-    broadcast: (event: string, payload: unknown) => send('broadcast', event, payload, undefined).then(() => undefined),
+    // Options are passed on (and refused) so that a JavaScript caller's `{ dedupeKey }` or
+    // `{ timeoutMs }` on a broadcast is a BadOptionsError rather than silently ignored.
+    broadcast: (event: string, payload: unknown, options?: unknown) =>
+      send('broadcast', event, payload, options).then(() => undefined),
     consume: (event: string, payload: unknown, options?: unknown) =>
       send('consume', event, payload, options).then(() => undefined),
     map: (event: string, payload: unknown, options?: unknown) => send('map', event, payload, options),
@@ -89,6 +92,7 @@ function callOptions(
   options: unknown,
 ): { timeoutMs?: number; dedupeKey?: string } {
   if (options === undefined) return {};
+  if (op === 'broadcast') throw new BadOptionsError(`broadcast of "${event}" takes no options`, event);
   if (typeof options !== 'object' || options === null)
     throw new BadOptionsError(`options of "${event}" must be an object`, event);
   const { timeoutMs, dedupeKey, ...rest } = options as Record<string, unknown>;

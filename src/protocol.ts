@@ -122,6 +122,18 @@ export type UpFrame = HelloFrame | HandlersFrame | RequestFrame | ReplyFrame;
 /** What the broker sends to an endpoint. */
 export type DownFrame = CallFrame | DoneFrame | MappedFrame;
 
+/** Longest delay Node's timers honour (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The delay to give `setTimeout` for a deadline of `ms`. Deadlines are any positive safe
+ * integer, but Node fires a timer whose delay does not fit in 32 bits after 1 ms (with a
+ * TimeoutOverflowWarning), which would turn a very long deadline into an immediate timeout.
+ */
+export function timerDelay(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
+}
+
 /** Whether `msg` claims to be one of ours; anything else is the user's own IPC. */
 export function isBusMessage(msg: unknown): msg is { cb: number; t: unknown } {
   return typeof msg === 'object' && msg !== null && (msg as { cb?: unknown }).cb === PROTOCOL_VERSION;
@@ -135,10 +147,28 @@ const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.length <=
 const optional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
+const isNum = (v: unknown): v is number => typeof v === 'number';
+const isWhat = (v: unknown): v is 'payload' | 'result' => v === 'payload' || v === 'result';
+
 function isWireError(v: unknown): v is WireError {
   if (typeof v !== 'object' || v === null) return false;
   const e = v as Record<string, unknown>;
-  return isStr(e.c) && isStr(e.m) && optional(e.ev, isStr) && optional(e.w, isInt);
+  // The optional fields are checked too: the broker forwards a worker's error to the caller
+  // as is, and the caller rebuilds it (`errorFromWire`) into typed fields, e.g. the string
+  // `HandlerError.remote.name` or the number `PayloadTooLargeError.size`.
+  return (
+    isStr(e.c) &&
+    isStr(e.m) &&
+    optional(e.ev, isStr) &&
+    optional(e.w, isInt) &&
+    optional(e.n, isStr) &&
+    optional(e.x, isStr) &&
+    optional(e.s, isStr) &&
+    optional(e.ms, isNum) &&
+    optional(e.sz, isNum) &&
+    optional(e.lim, isNum) &&
+    optional(e.wh, isWhat)
+  );
 }
 
 /**
@@ -235,11 +265,27 @@ export function errorToWire(err: unknown, event: string, worker: number): WireEr
     return w;
   }
   const e = err instanceof Error ? err : new Error(typeof err === 'string' ? err : safeString(err));
-  const w: WireError = { c: ErrorCodes.HANDLER_FAILED, m: e.message, ev: event, w: worker, n: e.name };
+  // A thrown error's name and message need not be strings (user code can set anything); the
+  // wire's must be, or the broker drops the reply as malformed and the caller waits for its deadline.
+  const w: WireError = {
+    c: ErrorCodes.HANDLER_FAILED,
+    m: typeof e.message === 'string' ? e.message : toText(e.message),
+    ev: event,
+    w: worker,
+    n: typeof e.name === 'string' ? e.name : toText(e.name),
+  };
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' || typeof code === 'number') w.x = String(code);
   if (stacksTravel() && typeof e.stack === 'string') w.s = e.stack;
   return w;
+}
+
+function toText(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return typeof v;
+  }
 }
 
 function safeString(v: unknown): string {

@@ -69,3 +69,26 @@ export async function waitForQuiet(timeoutMs = 10_000): Promise<void> {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How many replies the broker is waiting for from worker `id`. */
+export function owedBy(id: number): number {
+  return busStats().broker?.peers.find((p) => p.id === id)?.owed ?? 0;
+}
+
+/** The ids of the workers the broker is waiting on, in id order. */
+export function owingPeers(): number[] {
+  return (busStats().broker?.peers ?? []).filter((p) => p.owed > 0).map((p) => p.id);
+}
+
+/** Resolves once `promise` settled, with how long that took from `since` (ms) and its outcome. */
+export async function settleTime<T>(
+  promise: Promise<T>,
+  since = Date.now(),
+): Promise<{ ms: number; value?: T; error?: unknown }> {
+  try {
+    const value = await promise;
+    return { ms: Date.now() - since, value };
+  } catch (error) {
+    return { ms: Date.now() - since, error };
+  }
+}

@@ -1,0 +1,573 @@
+// The routing rules and the endpoint, in one process: a Broker and Endpoints wired together by
+// fake transports (an asynchronous hop each way, like IPC), so that every rule can be driven
+// step by step, including a peer that vanishes.
+import test from 'ava';
+import {
+  BadPayloadError,
+  ClosedError,
+  ErrorCodes,
+  HandlerError,
+  MapError,
+  NoHandlerError,
+  NotConnectedError,
+  PayloadTooLargeError,
+  TimeoutError,
+  WorkerExitedError,
+  silentLogger,
+  type BusError,
+  type Settled,
+} from 'clusterbus';
+import { Broker } from '../../src/broker.js';
+import { createMasterBus } from '../../src/bus.js';
+import { Endpoint, type AnyHandler, type RequestSpec } from '../../src/endpoint.js';
+import { resolveOptions, type BusOptions } from '../../src/options.js';
+import type { DownFrame, UpFrame } from '../../src/protocol.js';
+import type { BrokerTransport, BrokerTransportEvents } from '../../src/transport.js';
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A broker and its peers, linked in-process. */
+class Net {
+  readonly options;
+  readonly broker: Broker;
+  readonly endpoints = new Map<number, Endpoint>();
+  readonly dead = new Set<number>();
+  /** Every frame the broker sent, per peer. */
+  readonly down = new Map<number, DownFrame[]>();
+
+  constructor(options: BusOptions = {}) {
+    this.options = resolveOptions({ logger: silentLogger, timeoutMs: 3000, startWaitMs: 300, ...options });
+    this.broker = new Broker(this.options, (peer, frame) => {
+      (this.down.get(peer) ?? this.down.set(peer, []).get(peer)!).push(frame);
+      const ep = this.endpoints.get(peer);
+      if (ep && !this.dead.has(peer)) setImmediate(() => ep.receive(JSON.parse(JSON.stringify(frame))));
+    });
+  }
+
+  /** A peer that was forked (starting) and joins on the next turn with the handlers registered now. */
+  add(id: number, handlers: Record<string, AnyHandler> = {}, { join = true } = {}): Endpoint {
+    const ep = new Endpoint(id, this.options, (frame: UpFrame) => {
+      if (this.dead.has(id)) return false;
+      setImmediate(() => this.broker.receive(id, JSON.parse(JSON.stringify(frame))));
+      return true;
+    });
+    this.endpoints.set(id, ep);
+    this.broker.peerStarting(id);
+    for (const [ev, h] of Object.entries(handlers)) ep.on(ev, h);
+    if (join) ep.join();
+    return ep;
+  }
+
+  async ready(...ids: number[]): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const peers = this.broker.stats().peers;
+      if (ids.every((id) => peers.some((p) => p.id === id && p.state === 'ready'))) return;
+      await tick();
+    }
+    throw new Error(`peers ${ids.join()} did not join`);
+  }
+
+  kill(id: number, reason = 'killed by SIGKILL'): void {
+    this.dead.add(id);
+    this.broker.peerGone(id, reason);
+  }
+
+  close(): void {
+    for (const ep of this.endpoints.values()) ep.close();
+    this.broker.close();
+  }
+}
+
+function spec(ev: string, op: RequestSpec['op'], payload: unknown, extra: Partial<RequestSpec> = {}): RequestSpec {
+  return { ev, op, payload, timeoutMs: 3000, maxPayloadBytes: 8 * 1024 * 1024, ...extra };
+}
+
+/** A handler that waits until released. */
+function gate<T = unknown>() {
+  let release!: (v: T) => void;
+  const opened = new Promise<T>((resolve) => (release = resolve));
+  let calls = 0;
+  const handler: AnyHandler = () => {
+    calls++;
+    return opened;
+  };
+  return { handler, release, calls: () => calls };
+}
+
+async function until(check: () => boolean, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+// ---- routing ------------------------------------------------------------------------------------
+
+test('broker - map answers from every ready peer in peer-id order, with rich values', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  for (const id of [4, 2, 3]) net.add(id, { ask: (p) => ({ id, at: (p as { at: Date }).at, big: BigInt(id) }) });
+  await net.ready(1, 2, 3, 4);
+  const at = new Date(5);
+  const results = (await caller.request(spec('ask', 'map', { at }))) as { id: number; at: Date; big: bigint }[];
+  t.deepEqual(
+    results.map((r) => r.id),
+    [2, 3, 4],
+  );
+  t.true(results.every((r) => r.at instanceof Date && r.at.getTime() === 5 && r.big === BigInt(r.id)));
+  t.is(net.broker.stats().pendingRequests, 0);
+});
+
+test('broker - consume runs the first handler of one peer, round-robin', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const ran: string[] = [];
+  for (const id of [2, 3]) {
+    const ep = net.add(id, { job: (p) => void ran.push(`${id}:${String(p)}`) });
+    ep.on('job', () => void ran.push(`second handler of ${id}`));
+  }
+  await net.ready(1, 2, 3);
+  for (const n of [1, 2, 3, 4]) await caller.request(spec('job', 'consume', n));
+  t.deepEqual(ran, ['2:1', '3:2', '2:3', '3:4']);
+});
+
+test('broker - a stale reply from another peer is ignored and counted', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const g = gate<number>();
+  net.add(2, { ask: g.handler });
+  net.add(3);
+  await net.ready(1, 2, 3);
+  const pending = caller.request(spec('ask', 'map', null));
+  await until(() => g.calls() === 1, 'the handler');
+  const call = net.down.get(2)!.find((f) => f.t === 'call')!;
+  // Peer 3 answers peer 2's delivery; then peer 2 answers it twice.
+  net.broker.receive(3, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":"forged"}' });
+  t.is(net.broker.stats().staleReplies, 1);
+  g.release(7);
+  t.deepEqual(await pending, [7]);
+  net.broker.receive(2, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":8}' });
+  t.is(net.broker.stats().staleReplies, 2);
+});
+
+test('broker - a result over the limit is refused by the broker even if the worker sent it', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const g = gate();
+  net.add(2, { ask: g.handler });
+  await net.ready(1, 2);
+  const pending = caller.request(spec('ask', 'mapSettled', null, { maxResultBytes: 100 }));
+  await until(() => g.calls() === 1, 'the handler');
+  const call = net.down.get(2)!.find((f) => f.t === 'call')!;
+  t.is(call.t === 'call' && call.mr, 100);
+  net.broker.receive(2, { cb: 1, t: 'res', id: call.id, ok: true, p: JSON.stringify({ json: 'x'.repeat(200) }) });
+  const [outcome] = (await pending) as Settled<unknown>[];
+  t.false(outcome!.ok);
+  const err = (outcome as unknown as { error: PayloadTooLargeError }).error;
+  t.true(err instanceof PayloadTooLargeError);
+  t.deepEqual([err.event, err.what, err.limit, err.worker, err.size], ['ask', 'result', 100, 2, 211]);
+});
+
+test('broker - a payload over the limit in the envelope is refused before routing', async (t) => {
+  const net = new Net({ maxPayloadBytes: 1000 });
+  t.teardown(() => net.close());
+  const handled: unknown[] = [];
+  net.add(2, { note: (p) => void handled.push(p) });
+  await net.ready(2);
+  net.broker.receive(2, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: 'x'.repeat(100), mp: 50 });
+  net.broker.receive(2, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: 'x'.repeat(1001) });
+  net.broker.receive(2, { cb: 1, t: 'req', id: 3, ev: 'note', op: 'b', p: 'x'.repeat(100), mp: 5000 });
+  const dones = net.down.get(2)!.filter((f) => f.t === 'done');
+  t.deepEqual(
+    dones.map((d) => [d.id, d.ok, d.e?.c, d.e?.lim, d.e?.sz]),
+    [
+      [1, false, ErrorCodes.PAYLOAD_TOO_LARGE, 50, 100],
+      [2, false, ErrorCodes.PAYLOAD_TOO_LARGE, 1000, 1001],
+      [3, true, undefined, undefined, undefined],
+    ],
+  );
+  t.is(net.down.get(2)!.filter((f) => f.t === 'call').length, 1, 'only the third was delivered');
+});
+
+test('broker - receive never throws and counts what it drops', (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const garbage: unknown[] = [
+    undefined,
+    null,
+    0,
+    'x',
+    [],
+    { cb: 1 },
+    { cb: 1, t: 'req' },
+    { cb: 1, t: 'res', id: 1, ok: false, e: { c: 5 } },
+    JSON.parse('{"cb":1,"t":"hello","__proto__":{"ev":[]}}'),
+    { cb: 1, t: 'req', id: 1, ev: 'x', op: 'm', p: '', ms: 2 ** 53 },
+  ];
+  for (const g of garbage) t.notThrows(() => net.broker.receive(9, g));
+  t.is(net.broker.stats().malformed, garbage.length);
+});
+
+// ---- deadlines ------------------------------------------------------------------------------------
+
+test('broker - a deadline beyond 2^31 ms does not fire at once', async (t) => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  const net = new Net();
+  t.teardown(() => {
+    process.off('warning', onWarning);
+    net.close();
+  });
+  const caller = net.add(1);
+  const task = gate();
+  const ask = gate<number>();
+  net.add(2, { task: task.handler, ask: ask.handler });
+  await net.ready(1, 2);
+  const long = 2 ** 31 + 1000;
+  const consume = caller.request(spec('task', 'consume', null, { timeoutMs: long }));
+  const map = caller.request(spec('ask', 'map', null, { timeoutMs: Number.MAX_SAFE_INTEGER - 5000 }));
+  await sleep(100);
+  t.is(net.broker.stats().pendingRequests, 2, 'neither timed out');
+  t.is(caller.stats().pendingCalls, 2);
+  task.release(undefined);
+  ask.release(1);
+  t.is(await consume, undefined);
+  t.deepEqual(await map, [1]);
+  t.false(warnings.includes('TimeoutOverflowWarning'));
+});
+
+test('broker - a hung consume and map time out, naming the worker', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  net.add(2, { task: () => new Promise(() => {}), ask: () => new Promise(() => {}) });
+  net.add(3, { ask: () => 3 });
+  await net.ready(1, 2, 3);
+  const c = await t.throwsAsync(caller.request(spec('task', 'consume', null, { timeoutMs: 50 })), {
+    instanceOf: TimeoutError,
+  });
+  t.is(c.worker, 2);
+  const m = await t.throwsAsync(caller.request(spec('ask', 'map', null, { timeoutMs: 50 })), { instanceOf: MapError });
+  t.deepEqual(
+    m.outcomes.map((o) => [o.worker, o.ok, o.error?.code]),
+    [
+      [2, false, ErrorCodes.TIMEOUT],
+      [3, true, undefined],
+    ],
+  );
+  t.deepEqual(m.results, [3]);
+  t.like(net.broker.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
+  t.is(net.endpoints.get(2)!.stats().runningHandlers, 2, 'the hung handlers still run');
+});
+
+test('endpoint - the caller times out by itself if the broker never answers', async (t) => {
+  const ep = new Endpoint(1, resolveOptions({ logger: silentLogger }), () => true);
+  t.teardown(() => ep.close());
+  const start = Date.now();
+  const err = await t.throwsAsync(ep.request(spec('ask', 'map', null, { timeoutMs: 50 })), {
+    instanceOf: TimeoutError,
+  });
+  t.true(Date.now() - start >= 1000, 'after the deadline plus a grace period');
+  t.is(err.event, 'ask');
+  t.is(ep.stats().pendingCalls, 0);
+});
+
+// ---- peers that go away ------------------------------------------------------------------------
+
+test('broker - a peer that exits fails its map share at once and redelivers its consume once', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const hang = (): Promise<never> => new Promise(() => {});
+  const ran: number[] = [];
+  net.add(2, { ask: hang, task: hang, once: hang });
+  net.add(3, { ask: () => 3, task: () => void ran.push(3) });
+  await net.ready(1, 2, 3);
+
+  const map = caller.request(spec('ask', 'mapSettled', null));
+  const task = caller.request(spec('task', 'consume', null)); // round-robin: peer 2 first
+  const once = caller.request(spec('once', 'consume', null, { redeliver: false }));
+  await until(() => net.broker.owedBy(2) === 3, 'peer 2 to owe three replies');
+  net.kill(2);
+
+  const outcomes = (await map) as Settled<number>[];
+  t.deepEqual(
+    outcomes.map((o) => [o.worker, o.ok]),
+    [
+      [2, false],
+      [3, true],
+    ],
+  );
+  const exited = (outcomes[0] as { error: BusError }).error;
+  t.true(exited instanceof WorkerExitedError);
+  t.regex(exited.message, /worker 2 exited before answering "ask" \(killed by SIGKILL\)/);
+  t.is(await task, undefined);
+  t.deepEqual(ran, [3]);
+  t.is(net.broker.stats().redelivered, 1);
+  const onceErr = await t.throwsAsync(once, { instanceOf: WorkerExitedError });
+  t.is(onceErr.worker, 2);
+  t.like(net.broker.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
+});
+
+test('broker - a consume whose only handler exits fails with WorkerExitedError, not NoHandlerError', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const g = gate();
+  net.add(2, { task: g.handler });
+  await net.ready(1, 2);
+  const task = caller.request(spec('task', 'consume', null));
+  await until(() => g.calls() === 1, 'the handler');
+  net.kill(2);
+  await t.throwsAsync(task, { instanceOf: WorkerExitedError });
+});
+
+test('broker - the requests of a peer that exits are dropped with their deliveries', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const g = gate<number>();
+  net.add(2, { ask: g.handler, task: g.handler });
+  await net.ready(1, 2);
+  void caller.request(spec('ask', 'map', null)).catch(() => {});
+  void caller.request(spec('task', 'consume', null)).catch(() => {});
+  await until(() => g.calls() === 2, 'the handlers');
+  t.like(net.broker.stats(), { pendingRequests: 2, pendingDeliveries: 2 });
+  net.kill(1);
+  t.like(net.broker.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
+  g.release(1);
+  await sleep(20);
+  t.is(net.broker.stats().staleReplies, 2, 'the answers meant for the dead caller are ignored');
+});
+
+// ---- start-up -------------------------------------------------------------------------------------
+
+test('broker - a request with no handler waits for a starting peer, then routes to it', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  await net.ready(1);
+  const late = net.add(2, {}, { join: false });
+  const map = caller.request(spec('ask', 'map', null));
+  const task = caller.request(spec('task', 'consume', null));
+  await caller.request(spec('note', 'broadcast', 'queued'));
+  await until(() => net.broker.stats().parkedRequests === 2, 'both requests to park');
+  const notes: unknown[] = [];
+  late.on('ask', () => 2);
+  late.on('task', () => {});
+  late.on('note', (p) => void notes.push(p));
+  late.join();
+  t.deepEqual(await map, [2]);
+  t.is(await task, undefined);
+  await until(() => notes.length === 1, 'the queued broadcast');
+  t.deepEqual(notes, ['queued']);
+  t.is(net.broker.stats().unhandledBroadcasts, 0);
+});
+
+test('broker - a starting peer that never joins stops being waited for after startWaitMs', async (t) => {
+  const net = new Net({ startWaitMs: 100 });
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  await net.ready(1);
+  net.add(2, {}, { join: false });
+  const start = Date.now();
+  await t.throwsAsync(caller.request(spec('ask', 'map', null, { timeoutMs: 3000 })), { instanceOf: NoHandlerError });
+  t.true(Date.now() - start < 2000);
+  t.deepEqual(await caller.request(spec('ask', 'mapSettled', null)), []);
+});
+
+test('bus - a request the master makes right after forking waits for the new worker', async (t) => {
+  // The cluster transport learns of a fork on process.nextTick ('fork' event); a request made in
+  // the same tick, from a microtask, must reach the broker after that.
+  let events: BrokerTransportEvents | undefined;
+  const sent: [number, DownFrame][] = [];
+  const transport: BrokerTransport = {
+    bind: (e) => void (events = e),
+    send: (peer, frame) => void sent.push([peer, frame]),
+    close: () => {},
+  };
+  const bus = createMasterBus(resolveOptions({ logger: silentLogger }), transport);
+  t.teardown(() => bus.close());
+  await tick();
+  await Promise.resolve(); // now inside a microtask, like code after an `await`
+  process.nextTick(() => events!.onPeerStarting(7)); // what cluster.fork() does
+  const map = bus.endpoint.request(spec('ask', 'map', null));
+  await until(() => bus.broker!.stats().parkedRequests === 1, 'the request to park');
+  events!.onMessage(7, { cb: 1, t: 'hello', ev: ['ask'] });
+  const [, call] = sent.find(([peer, f]) => peer === 7 && f.t === 'call')!;
+  events!.onMessage(7, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":"from 7"}' });
+  t.deepEqual(await map, ['from 7']);
+});
+
+// ---- run-once jobs --------------------------------------------------------------------------------
+
+test('broker - consumes with one dedupe key share one run, and later ones settle at once', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const g = gate();
+  const callers = [net.add(1), net.add(2, { boot: g.handler }), net.add(3, { boot: g.handler })];
+  await net.ready(1, 2, 3);
+  const first = callers.map((c) => c.request(spec('boot', 'consume', null, { dedupeKey: 'k' })));
+  await until(() => g.calls() === 1, 'the job to start');
+  t.is(net.broker.stats().dedupeWaiters, 3);
+  g.release(undefined);
+  t.deepEqual(await Promise.all(first), [undefined, undefined, undefined]);
+  t.is(await callers[0]!.request(spec('boot', 'consume', null, { dedupeKey: 'k' })), undefined);
+  t.is(g.calls(), 1, 'ran exactly once');
+  // Another key, or another event, is another job.
+  await callers[0]!.request(spec('boot', 'consume', null, { dedupeKey: 'other' }));
+  t.is(g.calls(), 2);
+  t.like(net.broker.stats(), { dedupeKeys: 2, dedupeWaiters: 0, pendingRequests: 0 });
+});
+
+test('broker - a failed run-once job reports its failure to every caller, later ones included', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  let runs = 0;
+  net.add(2, {
+    boot: () => {
+      runs++;
+      throw Object.assign(new Error('no database'), { code: 'E_DB' });
+    },
+  });
+  await net.ready(1, 2);
+  for (let i = 0; i < 2; i++) {
+    const err = await t.throwsAsync(caller.request(spec('boot', 'consume', null, { dedupeKey: 'db' })), {
+      instanceOf: HandlerError,
+    });
+    t.is(err.remote.code, 'E_DB');
+  }
+  t.is(runs, 1);
+});
+
+test('broker - a dedupe waiter whose peer exits is forgotten; the job still runs for the others', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const g = gate();
+  const a = net.add(1);
+  const b = net.add(2);
+  net.add(3, { boot: g.handler });
+  await net.ready(1, 2, 3);
+  void a.request(spec('boot', 'consume', null, { dedupeKey: 'k' })).catch(() => {});
+  const fromB = b.request(spec('boot', 'consume', null, { dedupeKey: 'k' }));
+  await until(() => g.calls() === 1 && net.broker.stats().dedupeWaiters === 2, 'both waiters');
+  net.kill(1);
+  t.is(net.broker.stats().dedupeWaiters, 1);
+  g.release(undefined);
+  t.is(await fromB, undefined);
+});
+
+// ---- the endpoint ---------------------------------------------------------------------------------
+
+test('endpoint - a handler that throws synchronously sends a HandlerError and the counters recover', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const worker = net.add(2, {
+    ask: () => {
+      throw new SyntaxError('sync');
+    },
+  });
+  await net.ready(1, 2);
+  const err = await t.throwsAsync(caller.request(spec('ask', 'map', null)), { instanceOf: MapError });
+  const h = err.outcomes[0]!.error as HandlerError;
+  t.true(h instanceof HandlerError);
+  t.is(h.remote.name, 'SyntaxError');
+  t.like(worker.stats(), { runningHandlers: 0, pendingCalls: 0, joined: true });
+});
+
+test('endpoint - a payload that does not decode fails the call with BadPayloadError, handler not run', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  let ran = 0;
+  const caller = net.add(1);
+  net.add(2, { ask: () => ++ran });
+  await net.ready(1, 2);
+  const pending = caller.request(spec('ask', 'mapSettled', null));
+  // Swap the payload for a polluting one on its way through the broker.
+  net.broker.receive(1, {
+    cb: 1,
+    t: 'req',
+    id: 99,
+    ev: 'ask',
+    op: 'm',
+    p: '{"json":{"__proto__":{"polluted":true}}}',
+  });
+  await pending;
+  await until(() => (net.down.get(1) ?? []).some((f) => f.t === 'mapped' && f.id === 99), 'the forged map');
+  const forged = net.down.get(1)!.find((f) => f.t === 'mapped' && f.id === 99)!;
+  t.is(forged.t === 'mapped' && forged.r[0]?.[1] === false && forged.r[0][2].c, ErrorCodes.BAD_PAYLOAD);
+  t.is(ran, 1, 'only the well-formed call ran');
+  t.is(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test('endpoint - an undecodable result is that worker’s BadPayloadError', async (t) => {
+  const ep = new Endpoint(1, resolveOptions({ logger: silentLogger }), () => true);
+  t.teardown(() => ep.close());
+  const settled = ep.request(spec('ask', 'mapSettled', null));
+  const mapped = ep.request(spec('ask', 'map', null));
+  const r: [number, true, string][] = [
+    [2, true, '{"json":2}'],
+    [3, true, '{"json":{"__proto__":{"x":1}}}'],
+  ];
+  ep.receive({ cb: 1, t: 'mapped', id: 1, r });
+  ep.receive({ cb: 1, t: 'mapped', id: 2, r });
+  const outcomes = (await settled) as Settled<number>[];
+  t.deepEqual(outcomes[0], { worker: 2, ok: true, value: 2 });
+  t.true(!outcomes[1]!.ok && outcomes[1]!.error instanceof BadPayloadError);
+  const err = await t.throwsAsync(mapped, { instanceOf: MapError });
+  t.deepEqual(err.results, [2]);
+});
+
+test('endpoint - a call for an event it has no handler for answers NoHandlerError', async (t) => {
+  const frames: UpFrame[] = [];
+  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  t.teardown(() => ep.close());
+  ep.receive({ cb: 1, t: 'call', id: 5, ev: 'nope', op: 'm', p: '{"json":1}', from: 0 });
+  ep.receive({ cb: 1, t: 'call', id: 0, ev: 'nope', op: 'b', p: '{"json":1}', from: 0 });
+  await tick();
+  t.deepEqual(
+    frames.map((f) => (f.t === 'res' ? [f.id, f.ok, f.e?.c] : f.t)),
+    [[5, false, ErrorCodes.NO_HANDLER]],
+  );
+  ep.receive({ cb: 1, t: 'nope' });
+  ep.receive('junk');
+  t.is(ep.stats().ignored, 2);
+});
+
+test('endpoint - a lost link fails pending calls with NotConnectedError; close with ClosedError', async (t) => {
+  let connected = true;
+  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), () => connected);
+  const a = ep.request(spec('ask', 'map', null));
+  ep.disconnected();
+  await t.throwsAsync(a, { instanceOf: NotConnectedError });
+  connected = false;
+  await t.throwsAsync(ep.request(spec('ask', 'map', null)), { instanceOf: NotConnectedError });
+  connected = true;
+  const b = ep.request(spec('task', 'consume', null));
+  ep.close();
+  await t.throwsAsync(b, { instanceOf: ClosedError });
+  await t.throwsAsync(ep.request(spec('task', 'consume', null)), { instanceOf: ClosedError });
+  t.is(ep.stats().pendingCalls, 0);
+});
+
+test('broker - close fails every pending request with CB_CLOSED', async (t) => {
+  const net = new Net();
+  const caller = net.add(1);
+  net.add(2, { ask: () => new Promise(() => {}) });
+  await net.ready(1, 2);
+  const pending = caller.request(spec('ask', 'map', null));
+  await until(() => net.broker.stats().pendingDeliveries === 1, 'the delivery');
+  net.broker.close();
+  const err = (await pending.catch((e: unknown) => e)) as BusError;
+  t.is(err.code, ErrorCodes.CLOSED);
+  net.close();
+});
