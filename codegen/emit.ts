@@ -102,10 +102,19 @@ function messengerCall(source: string, events: readonly EventModel[]): string[] 
   return [head, `  ${quote(source)},`, '  {', ...events.flatMap((e) => entry(e, '    ')), '  },', ');'];
 }
 
-/** One event of the table, with its JSDoc, at `indent`. */
+/**
+ * One event of the table, with its JSDoc, at `indent`: its kind, its options, then the
+ * `plainPayload` / `plainResult` hints when they are true.
+ */
 function entry(event: EventModel, indent: string): string[] {
   const key = propertyKey(event.name);
-  const fields = [`kind: ${quote(event.kind)}`, ...event.options.map((o) => `${o.name}: ${String(o.value)}`)];
+  const fields = [
+    `kind: ${quote(event.kind)}`,
+    ...event.options.map((o) => `${o.name}: ${String(o.value)}`),
+    // The run-time hints are written only when true, to keep the table short.
+    ...(event.plainPayload ? ['plainPayload: true'] : []),
+    ...(event.kind === 'map' && event.plainResult ? ['plainResult: true'] : []),
+  ];
   const object = `{ ${fields.join(', ')} }`;
   const expanded = (open: string, inner: string): string[] => [
     `${open}{`,

@@ -73,6 +73,13 @@ export interface EventModel {
   /** Options in the order of {@link EVENT_OPTIONS} (not the contract's order). */
   readonly options: readonly EventOption[];
   /**
+   * Whether the payload type is plain JSON data (see `plainness` in read.ts): the generated
+   * table then says `plainPayload: true` and the run time may encode it with `JSON.stringify`.
+   */
+  readonly plainPayload: boolean;
+  /** Whether the result type of a `MapCall` is plain JSON data; always `false` for the other kinds. */
+  readonly plainResult: boolean;
+  /**
    * The event's JSDoc, one entry per line, without the comment delimiters and the leading
    * `*`; `undefined` when the event has none.
    */

@@ -179,6 +179,27 @@ function hint(name: string, at: string): string {
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+/**
+ * Primitive types whose values are plain JSON data: strings (literals, template literal
+ * types and `Uppercase<string>`… included), numbers, booleans, enums, `null`. `number` counts
+ * although NaN, the infinities and -0 are not plain: the run time checks every value.
+ */
+const PLAIN_PRIMITIVES =
+  ts.TypeFlags.String |
+  ts.TypeFlags.StringLiteral |
+  ts.TypeFlags.TemplateLiteral |
+  ts.TypeFlags.StringMapping |
+  ts.TypeFlags.Number |
+  ts.TypeFlags.NumberLiteral |
+  ts.TypeFlags.Boolean |
+  ts.TypeFlags.BooleanLiteral |
+  ts.TypeFlags.Enum |
+  ts.TypeFlags.EnumLiteral |
+  ts.TypeFlags.Null;
+
+/** Deepest nesting of a type {@link ProgramReader.isPlainJson} follows; deeper types are not plain. */
+const MAX_PLAIN_DEPTH = 64;
+
 /** Reads the contracts of one program. */
 class ProgramReader {
   private readonly checker: ts.TypeChecker;
@@ -377,6 +398,8 @@ class ProgramReader {
       name,
       kind: marker.kind,
       options,
+      plainPayload: this.isPlainJson(parts.payload.type, parts.payload.node),
+      plainResult: parts.result !== undefined && this.isPlainJson(parts.result.type, parts.result.node),
       doc: readJsDoc(member, ctx.sf),
       interfaceName,
       loc,
@@ -594,6 +617,79 @@ class ProgramReader {
   private isOnly(type: ts.Type, flags: ts.TypeFlags): boolean {
     if (type.isUnion()) return type.types.every((t) => this.isOnly(t, flags));
     return (type.flags & flags) !== 0;
+  }
+
+  /**
+   * Whether every value of `type` is plain JSON data, as `encodePlain` (src/plain-json.ts)
+   * accepts it: strings, numbers, booleans, `null`, their literal types and enums, unions of
+   * plain types, arrays and tuples of plain types, and object types whose properties are all
+   * required and plain, with string index signatures of plain types. Anything else is not
+   * plain: `undefined`, `void`, `unknown`, `any`, `never`, `bigint`, `object`, `{}`, optional
+   * properties or tuple elements, methods and accessors, classes, interfaces declared in
+   * declaration files (the lib's `Date`, `Map`, `Set`, `RegExp`, `URL`, `Error`, typed
+   * arrays…), number or symbol index signatures, type parameters, and recursive types (a type
+   * met again while it is being visited). It is only a hint: the run time still checks each
+   * value, so when in doubt the answer is `false`.
+   */
+  private isPlainJson(type: ts.Type, node: ts.Node): boolean {
+    const visiting = new Set<ts.Type>();
+    const plainMembers = (t: ts.Type, depth: number): boolean => {
+      if (
+        this.checker.getSignaturesOfType(t, ts.SignatureKind.Call).length > 0 ||
+        this.checker.getSignaturesOfType(t, ts.SignatureKind.Construct).length > 0
+      ) {
+        return false;
+      }
+      const properties = this.checker.getPropertiesOfType(t);
+      const indexInfos = this.checker.getIndexInfosOfType(t);
+      // `{}` (or an empty interface) accepts any value but null and undefined.
+      if (properties.length === 0 && indexInfos.length === 0) return false;
+      for (const property of properties) {
+        if (property.getName().startsWith('__@')) continue; // symbol-keyed: dropped by both encoders
+        if (property.flags & (ts.SymbolFlags.Optional | ts.SymbolFlags.Method | ts.SymbolFlags.Accessor)) return false;
+        if (!walk(this.checker.getTypeOfSymbolAtLocation(property, node), depth + 1)) return false;
+      }
+      return indexInfos.every((info) => info.keyType.flags & ts.TypeFlags.String && walk(info.type, depth + 1));
+    };
+    const walk = (t: ts.Type, depth: number): boolean => {
+      if (t.isUnion()) return t.types.every((member) => walk(member, depth));
+      if (t.flags & PLAIN_PRIMITIVES) return true;
+      if (!(t.flags & (ts.TypeFlags.Object | ts.TypeFlags.Intersection))) return false;
+      if (depth > MAX_PLAIN_DEPTH || visiting.has(t)) return false;
+      visiting.add(t);
+      try {
+        if (t.isIntersection()) {
+          return (
+            t.types.every((member) => member.flags & ts.TypeFlags.Object && walk(member, depth)) &&
+            plainMembers(t, depth)
+          );
+        }
+        if (this.checker.isTupleType(t)) {
+          const flags = (t as ts.TupleTypeReference).target.elementFlags;
+          if (flags.some((f) => f & (ts.ElementFlags.Optional | ts.ElementFlags.Variadic))) return false;
+          const elements = this.checker.getTypeArguments(t as ts.TypeReference).slice(0, flags.length);
+          return elements.every((element) => walk(element, depth + 1));
+        }
+        if (this.checker.isArrayType(t)) {
+          const element = this.checker.getTypeArguments(t as ts.TypeReference)[0];
+          return element !== undefined && walk(element, depth + 1);
+        }
+        const symbol = t.getSymbol();
+        if (symbol !== undefined) {
+          if (symbol.flags & ts.SymbolFlags.Class) return false;
+          if (
+            symbol.flags & ts.SymbolFlags.Interface &&
+            (symbol.declarations ?? []).some((d) => d.getSourceFile().isDeclarationFile)
+          ) {
+            return false;
+          }
+        }
+        return plainMembers(t, depth);
+      } finally {
+        visiting.delete(t);
+      }
+    };
+    return walk(type, 0);
   }
 
   /** Reports every part of `type` that cannot cross a process boundary. */

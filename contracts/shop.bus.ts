@@ -12,7 +12,7 @@ export const messenger: Messenger<Events> = createMessenger<Events>('contracts/s
   /** Drop cached entries on every worker. */
   'cache.invalidate': { kind: 'broadcast' },
   /** Every worker reports its cache stats. */
-  'cache.stats': { kind: 'map', timeoutMs: 2000, maxResultBytes: 4096 },
+  'cache.stats': { kind: 'map', timeoutMs: 2000, maxResultBytes: 4096, plainPayload: true },
   /** Charge one order; exactly one worker does it. */
   'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true },
 });

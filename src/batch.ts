@@ -17,8 +17,8 @@ export const BATCH_TAG = '\u0001cb1\u0001';
 
 type AnyFrame = UpFrame | DownFrame;
 
-/** Appends one envelope to a batch under construction. */
-export function appendRecord(parts: string[], frame: AnyFrame): void {
+/** Appends one envelope to a batch under construction; returns the characters added. */
+export function appendRecord(parts: string[], frame: AnyFrame): number {
   const payloads: string[] = [];
   let header: unknown = frame;
   if (frame.t === 'mapped') {
@@ -38,8 +38,16 @@ export function appendRecord(parts: string[], frame: AnyFrame): void {
     header = rest;
   }
   const json = JSON.stringify(header);
-  parts.push(`${json.length}:`, json, `${payloads.length}:`);
-  for (const p of payloads) parts.push(`${p.length}:`, p);
+  const head = `${json.length}:`;
+  const count = `${payloads.length}:`;
+  parts.push(head, json, count);
+  let added = head.length + json.length + count.length;
+  for (const p of payloads) {
+    const length = `${p.length}:`;
+    parts.push(length, p);
+    added += length.length + p.length;
+  }
+  return added;
 }
 
 /** Starts a batch. */

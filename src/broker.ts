@@ -140,15 +140,21 @@ export class Broker {
   private redelivered = 0;
   private closed = false;
 
+  /** Peers that left: a late envelope from one must not bring it back. */
+  private readonly departed = new Set<number>();
+  /** Ready peers with a handler, per event, sorted; dropped whenever membership changes. */
+  private readonly routes = new Map<string, number[]>();
+
   constructor(
     private readonly options: ResolvedBusOptions,
     private readonly send: SendToPeer,
     private readonly log: Logger = options.logger,
+    private readonly whenWritable: (peer: number, then: () => void) => void = (_peer, then) => then(),
   ) {}
 
   /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
   peerStarting(id: number): void {
-    if (this.peers.has(id)) return;
+    if (this.peers.has(id) || this.departed.has(id)) return;
     const peer = this.addPeer(id, 'starting');
     peer.startTimer = setTimeout(() => {
       peer.expectedSoon = false;
@@ -164,6 +170,7 @@ export class Broker {
     if (!peer) return;
     peer.state = 'draining';
     peer.expectedSoon = false;
+    this.routes.clear();
     this.clearStartTimer(peer);
   }
 
@@ -175,8 +182,10 @@ export class Broker {
   /** A peer exited or lost its channel: everything it owed fails or is redelivered at once. */
   peerGone(id: number, reason: string): void {
     const peer = this.peers.get(id);
+    this.departed.add(id);
     if (!peer) return;
     this.peers.delete(id);
+    this.routes.clear();
     this.clearStartTimer(peer);
     for (const delivery of [...peer.owed]) {
       this.deliveries.delete(delivery.id);
@@ -215,7 +224,7 @@ export class Broker {
 
   /** An envelope arrived from a peer. Never throws, whatever `message` is. */
   receive(from: number, message: unknown): void {
-    if (this.closed) return;
+    if (this.closed || this.departed.has(from)) return;
     const frame = parseUpFrame(message);
     if (!frame) {
       this.malformed++;
@@ -289,6 +298,7 @@ export class Broker {
       queued: [],
     };
     this.peers.set(id, peer);
+    this.routes.clear();
     return peer;
   }
 
@@ -296,6 +306,7 @@ export class Broker {
     const peer = this.peers.get(id) ?? this.addPeer(id, 'starting');
     peer.handlers = new Set(events);
     if (peer.state === 'starting') peer.state = 'ready';
+    this.routes.clear();
     peer.expectedSoon = false;
     this.clearStartTimer(peer);
     const queued = peer.queued;
@@ -308,6 +319,7 @@ export class Broker {
     const peer = this.peers.get(id);
     if (!peer) return this.join(id, events);
     peer.handlers = new Set(events);
+    this.routes.clear();
     this.retryParked();
   }
 
@@ -317,11 +329,14 @@ export class Broker {
   }
 
   private routable(ev: string, exclude?: Set<number>): number[] {
-    const ids: number[] = [];
-    for (const p of this.peers.values()) {
-      if (p.state === 'ready' && p.handlers.has(ev) && !exclude?.has(p.id)) ids.push(p.id);
+    let ids = this.routes.get(ev);
+    if (!ids) {
+      ids = [];
+      for (const p of this.peers.values()) if (p.state === 'ready' && p.handlers.has(ev)) ids.push(p.id);
+      ids.sort((a, b) => a - b);
+      this.routes.set(ev, ids);
     }
-    return ids.sort((a, b) => a - b);
+    return exclude && exclude.size > 0 ? ids.filter((id) => !exclude.has(id)) : ids;
   }
 
   private someoneStarting(): boolean {
@@ -351,12 +366,11 @@ export class Broker {
 
   private broadcast(from: number, f: RequestFrame): void {
     const call: CallFrame = { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: f.p, from };
-    let reached = 0;
+    const targets = this.routable(f.ev);
+    for (const id of targets) this.send(id, call);
+    let reached = targets.length;
     for (const peer of this.peers.values()) {
-      if (peer.state === 'ready' && peer.handlers.has(f.ev)) {
-        this.send(peer.id, call);
-        reached++;
-      } else if (peer.state === 'starting' && peer.expectedSoon) {
+      if (peer.state === 'starting' && peer.expectedSoon) {
         if (peer.queued.length >= MAX_QUEUED_PER_PEER) {
           peer.queued.shift();
           this.log.warn('dropped a broadcast queued for a starting worker', { event: f.ev, worker: peer.id });
@@ -366,7 +380,14 @@ export class Broker {
       }
     }
     if (reached === 0) this.unhandledBroadcasts++;
-    this.sendDone(from, f.id);
+    // Accepted once every channel it went to can take more: a sender outrunning a slow
+    // worker waits here instead of the master buffering without bound.
+    let waiting = targets.length + 1;
+    const accepted = (): void => {
+      if (--waiting === 0) this.sendDone(from, f.id);
+    };
+    for (const id of targets) this.whenWritable(id, accepted);
+    accepted();
   }
 
   private consume(from: number, f: RequestFrame): void {

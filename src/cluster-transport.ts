@@ -1,10 +1,14 @@
 /**
  * The default transport: Node's cluster IPC, every envelope through the master.
  *
- * It only listens; it never swallows the users' own `process.send` traffic, which reaches
- * their `cluster.on('message')` / `process.on('message')` listeners as before.
+ * Envelopes leave in batches, one per channel per turn of the event loop (`outbox.ts`,
+ * `batch.ts`); single-envelope objects are still understood on receipt. The transport only
+ * listens: the users' own `process.send` traffic reaches their `cluster.on('message')` /
+ * `process.on('message')` listeners untouched.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { isBatch, readBatch } from './batch.js';
+import { Outbox } from './outbox.js';
 import { isBusMessage, type DownFrame, type UpFrame } from './protocol.js';
 import type {
   BrokerTransport,
@@ -13,16 +17,28 @@ import type {
   EndpointTransportEvents,
 } from './transport.js';
 
+/** Hands every envelope of a channel message to `deliver`; reports a damaged batch as one malformed message. */
+function unpack(message: unknown, deliver: (frame: unknown) => void): void {
+  if (isBatch(message)) {
+    const { frames, complete } = readBatch(message);
+    for (const frame of frames) deliver(frame);
+    if (!complete) deliver(undefined);
+  } else if (isBusMessage(message)) {
+    deliver(message);
+  }
+}
+
 /** The master's side: one channel per forked worker. */
 export class ClusterBrokerTransport implements BrokerTransport {
   private events: BrokerTransportEvents | undefined;
   private readonly gone = new Set<number>();
+  private readonly outboxes = new Map<number, Outbox>();
   private readonly onFork = (worker: Worker): void => this.events?.onPeerStarting(worker.id);
   private readonly onMessage = (worker: Worker, message: unknown): void => {
-    if (isBusMessage(message)) this.events?.onMessage(worker.id, message);
+    const events = this.events;
+    if (events) unpack(message, (frame) => events.onMessage(worker.id, frame));
   };
-  private readonly onGone = (reason: string) => (worker: Worker) => this.peerGone(worker.id, reason);
-  private readonly onDisconnect = this.onGone('disconnected');
+  private readonly onDisconnect = (worker: Worker): void => this.peerGone(worker.id, 'disconnected');
   private readonly onExit = (worker: Worker, code: number | null, signal: string | null): void =>
     this.peerGone(worker.id, signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`);
 
@@ -38,17 +54,17 @@ export class ClusterBrokerTransport implements BrokerTransport {
   }
 
   send(peer: number, frame: DownFrame): void {
-    const worker = cluster.workers?.[peer];
-    if (!worker || !worker.isConnected()) return;
-    try {
-      // The callback keeps a send to a worker that just died from becoming an 'error' event.
-      worker.send(frame, undefined, swallow);
-    } catch {
-      // The channel closed between the check and the send; `disconnect` reports it.
-    }
+    this.outbox(peer)?.push(frame);
+  }
+
+  whenWritable(peer: number, then: () => void): void {
+    const outbox = this.outboxes.get(peer);
+    if (outbox) outbox.whenWritable(then);
+    else then();
   }
 
   close(): void {
+    for (const outbox of this.outboxes.values()) outbox.flush();
     cluster.off('fork', this.onFork);
     cluster.off('message', this.onMessage);
     cluster.off('disconnect', this.onDisconnect);
@@ -56,7 +72,30 @@ export class ClusterBrokerTransport implements BrokerTransport {
     this.events = undefined;
   }
 
+  private outbox(peer: number): Outbox | undefined {
+    let outbox = this.outboxes.get(peer);
+    if (outbox) return outbox;
+    const worker = cluster.workers?.[peer];
+    if (!worker || !worker.isConnected()) return undefined;
+    outbox = new Outbox((batch, flushed) => {
+      if (!worker.isConnected()) return false;
+      try {
+        // The callback also keeps a send to a worker that just died from becoming an 'error' event.
+        worker.send(batch, undefined, flushed);
+        return true;
+      } catch {
+        // The channel closed between the check and the send; 'disconnect' reports it.
+        return false;
+      }
+    });
+    this.outboxes.set(peer, outbox);
+    return outbox;
+  }
+
   private peerGone(id: number, reason: string): void {
+    const outbox = this.outboxes.get(id);
+    this.outboxes.delete(id);
+    outbox?.release();
     // 'disconnect' and 'exit' both fire for one death; report it once.
     if (this.gone.has(id)) {
       this.gone.delete(id);
@@ -67,15 +106,26 @@ export class ClusterBrokerTransport implements BrokerTransport {
   }
 }
 
-function swallow(): void {}
-
 /** A worker's side: its one channel to the master. */
 export class ClusterEndpointTransport implements EndpointTransport {
   private events: EndpointTransportEvents | undefined;
+  private readonly outbox = new Outbox((batch, flushed) => {
+    if (!process.send || !process.connected) return false;
+    try {
+      process.send(batch, undefined, undefined, flushed);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   private readonly onMessage = (message: unknown): void => {
-    if (isBusMessage(message)) this.events?.onMessage(message);
+    const events = this.events;
+    if (events) unpack(message, (frame) => events.onMessage(frame));
   };
-  private readonly onDisconnect = (): void => this.events?.onDisconnect();
+  private readonly onDisconnect = (): void => {
+    this.outbox.release();
+    this.events?.onDisconnect();
+  };
 
   get connected(): boolean {
     return process.connected === true;
@@ -89,15 +139,12 @@ export class ClusterEndpointTransport implements EndpointTransport {
 
   send(frame: UpFrame): boolean {
     if (!process.send || !process.connected) return false;
-    try {
-      process.send(frame, undefined, undefined, swallow);
-      return true;
-    } catch {
-      return false;
-    }
+    this.outbox.push(frame);
+    return true;
   }
 
   close(): void {
+    this.outbox.flush();
     process.off('message', this.onMessage);
     process.off('disconnect', this.onDisconnect);
     this.events = undefined;

@@ -13,6 +13,12 @@ export interface BrokerTransport {
    * `onPeerGone`, and a frame to it is dropped.
    */
   send(peer: number, frame: DownFrame): void;
+  /**
+   * Runs `then` once the channel to `peer` can take more (at once unless a slow reader let
+   * it fill up). The broker holds a broadcast's acknowledgement until then, so senders wait
+   * instead of the master's memory growing without bound.
+   */
+  whenWritable(peer: number, then: () => void): void;
   /** Registers the broker's callbacks. Peers already known are reported at once. */
   bind(events: BrokerTransportEvents): void;
   /** Stops listening. */

@@ -156,19 +156,30 @@ export interface Messenger<Events extends EventMap<Events>> {
  * contract does not compile.
  */
 export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
-  ? { readonly kind: 'broadcast'; readonly maxPayloadBytes?: number }
+  ? {
+      readonly kind: 'broadcast';
+      readonly maxPayloadBytes?: number;
+      /** Set by the generator when the payload type is plain JSON data: the run time may encode it with JSON.stringify. */
+      readonly plainPayload?: boolean;
+    }
   : Ev extends { readonly [eventKind]: 'consume' }
     ? {
         readonly kind: 'consume';
         readonly timeoutMs?: number;
         readonly redeliver?: boolean;
         readonly maxPayloadBytes?: number;
+        /** Set by the generator when the payload type is plain JSON data: the run time may encode it with JSON.stringify. */
+        readonly plainPayload?: boolean;
       }
     : {
         readonly kind: 'map';
         readonly timeoutMs?: number;
         readonly maxResultBytes?: number;
         readonly maxPayloadBytes?: number;
+        /** Set by the generator when the payload type is plain JSON data: the run time may encode it with JSON.stringify. */
+        readonly plainPayload?: boolean;
+        /** Set by the generator when the result type is plain JSON data: the run time may encode it with JSON.stringify. */
+        readonly plainResult?: boolean;
       };
 
 /** The run-time table of a contract's events. */

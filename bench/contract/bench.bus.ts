@@ -10,7 +10,7 @@ export type Events = BenchEvents;
 /** The typed messenger of the contract: the same object works in the master and in every worker. */
 export const messenger: Messenger<Events> = createMessenger<Events>('bench/contract/bench.contract.ts', {
   /** Map throughput and latency: every worker answers. */
-  'bench.ask': { kind: 'map', timeoutMs: 120000 },
+  'bench.ask': { kind: 'map', timeoutMs: 120000, plainResult: true },
   /** Broadcast throughput: every worker counts it. */
   'bench.note': { kind: 'broadcast' },
   /** Consume throughput: the one worker that runs it counts it. */

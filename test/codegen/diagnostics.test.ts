@@ -8,6 +8,7 @@ import path from 'node:path';
 import test from 'ava';
 import { Code, formatDiagnostic, type Diagnostic } from '../../codegen/diagnostics.js';
 import { buildOutputs } from '../../codegen/generate.js';
+import { readContracts } from '../../codegen/read.js';
 import { brokenDir, removeTempDirs, repoRoot, tempDir, writeFiles } from './_helpers.js';
 
 test.after.always(removeTempDirs);
@@ -183,7 +184,9 @@ test('codegen - reads a contract outside any tsconfig with the nodenext defaults
   t.deepEqual(diagnostics, []);
   t.is(outputs.length, 1);
   t.true(outputs[0]?.content.includes("  /** Documented. */\n  'ok.b': { kind: 'broadcast' },"));
-  t.true(outputs[0]?.content.includes("  'ok.c': { kind: 'consume', timeoutMs: 10, redeliver: false },"));
+  t.true(
+    outputs[0]?.content.includes("  'ok.c': { kind: 'consume', timeoutMs: 10, redeliver: false, plainPayload: true },"),
+  );
 });
 
 test('codegen - recursive and expanding generic payload types do not hang the checker', (t) => {
@@ -216,6 +219,44 @@ test('codegen - recursive and expanding generic payload types do not hang the ch
   const { diagnostics } = buildOutputs([path.join(dir, 'rec.contract.ts')]);
   t.deepEqual(simplify(diagnostics), [['CBG007', 13, 3]]);
   t.true(diagnostics[0]?.message.includes("event 'rec.cycle': payload.b.f is a function"));
+});
+
+test('codegen - recursive and expanding generic payload types are not plain, and do not hang the plain check', (t) => {
+  const dir = tempDir();
+  writeFiles(dir, {
+    'rec.contract.ts': [
+      "import type { Broadcast, MapCall } from 'clusterbus/contract';",
+      '',
+      'interface Box<T> {',
+      '  value: T;',
+      '  inner: Box<Box<T>>;',
+      '}',
+      'type List = { head: number; tail: List } | null;',
+      'interface A {',
+      '  b: B;',
+      '}',
+      'interface B {',
+      '  a: A;',
+      '}',
+      '',
+      'export interface RecEvents {',
+      "  'rec.box': Broadcast<Box<string>>;",
+      "  'rec.list': Broadcast<List>;",
+      "  'rec.cycle': MapCall<A, [B, B]>;",
+      '}',
+      '',
+    ].join('\n'),
+  });
+  const { diagnostics, contracts } = readContracts([path.join(dir, 'rec.contract.ts')]);
+  t.deepEqual(diagnostics, []);
+  t.deepEqual(
+    contracts[0]?.events.map((e) => [e.name, e.plainPayload, e.plainResult]),
+    [
+      ['rec.box', false, false],
+      ['rec.cycle', false, false],
+      ['rec.list', false, false],
+    ],
+  );
 });
 
 test('codegen - every diagnostic code is documented in docs/codegen.md', (t) => {

@@ -16,9 +16,21 @@ function event(
   kind: EventModel['kind'],
   options: EventModel['options'] = [],
   doc?: string[],
+  plain: { payload?: boolean; result?: boolean } = {},
 ): EventModel {
-  return { name, kind, options, doc, interfaceName: 'X', loc };
+  return {
+    name,
+    kind,
+    options,
+    plainPayload: plain.payload ?? false,
+    plainResult: plain.result ?? false,
+    doc,
+    interfaceName: 'X',
+    loc,
+  };
 }
+
+const bothPlain = { payload: true, result: true };
 
 function model(interfaces: string[], events: EventModel[], file = loc.file): ContractModel {
   return { file, interfaces: interfaces.map((name) => ({ name, loc })), events };
@@ -39,6 +51,21 @@ for (const length of [10, 60, 75, 80, 85, 90, 95, 100, 105, 110, 112, 113, 114, 
     model: model(
       ['X'],
       [event(`a.${name}`, 'consume', allConsume), event(name, 'map', [{ name: 'timeoutMs', value: 5 }])],
+    ),
+    source: 'contracts/x.contract.ts',
+  });
+}
+for (const length of [10, 40, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 105, 110, 115, 120]) {
+  const name = 'p'.repeat(length);
+  cases.push({
+    title: `event name of ${length} characters with the plain hints`,
+    model: model(
+      ['X'],
+      [
+        event(`a.${name}`, 'consume', allConsume, undefined, { payload: true }),
+        event(`b.${name}`, 'map', [{ name: 'timeoutMs', value: 5 }], undefined, bothPlain),
+        event(`c.${name}`, 'map', [], undefined, { result: true }),
+      ],
     ),
     source: 'contracts/x.contract.ts',
   });
@@ -140,4 +167,27 @@ test('codegen - isGenerated() recognises the header only at the start of the fil
   t.true(isGenerated(text));
   t.false(isGenerated(`// hand-written\n${text}`));
   t.false(isGenerated('export const messenger = {};\n'));
+});
+
+test('codegen - writes the plain hints after the options, and only when they are true', (t) => {
+  const text = emitContract(
+    model(
+      ['X'],
+      [
+        event('b', 'broadcast', [{ name: 'maxPayloadBytes', value: 64 }], undefined, { payload: true }),
+        event('c', 'consume', [], undefined, { payload: false }),
+        event('m', 'map', [{ name: 'timeoutMs', value: 5 }], undefined, bothPlain),
+        event('n', 'map', [], undefined, { result: true }),
+        event('r', 'consume', [], undefined, bothPlain),
+      ],
+    ),
+    { outFile: path.join(root, 'contracts/x.bus.ts'), source: 'x' },
+  );
+  t.true(text.includes("  b: { kind: 'broadcast', maxPayloadBytes: 64, plainPayload: true },\n"));
+  t.true(text.includes("  c: { kind: 'consume' },\n"));
+  t.true(text.includes("  m: { kind: 'map', timeoutMs: 5, plainPayload: true, plainResult: true },\n"));
+  t.true(text.includes("  n: { kind: 'map', plainResult: true },\n"));
+  // A result hint on a kind without a result is not written.
+  t.true(text.includes("  r: { kind: 'consume', plainPayload: true },\n"));
+  t.false(text.includes(': false'));
 });

@@ -69,7 +69,7 @@ test('codegen watch - regenerates on change, prints contract errors and keeps ru
   const stderr = new Output(child.stderr);
   try {
     let at = await stdout.waitFor(/watching for changes/, 0);
-    t.true(fs.readFileSync(output, 'utf8').includes("'a.one': { kind: 'broadcast' },"));
+    t.true(fs.readFileSync(output, 'utf8').includes("'a.one': { kind: 'broadcast', plainPayload: true },"));
 
     // A change to the contract regenerates its output.
     fs.writeFileSync(
@@ -80,7 +80,9 @@ test('codegen watch - regenerates on change, prints contract errors and keeps ru
       }),
     );
     at = await stdout.waitFor(/updated contracts\/app\.bus\.ts\n/, at);
-    t.true(fs.readFileSync(output, 'utf8').includes("'a.two': { kind: 'consume', timeoutMs: 100 },"));
+    t.true(
+      fs.readFileSync(output, 'utf8').includes("'a.two': { kind: 'consume', timeoutMs: 100, plainPayload: true },"),
+    );
 
     // An error is printed, the output is kept and the watcher stays alive.
     const before = fs.readFileSync(output, 'utf8');
@@ -94,7 +96,9 @@ test('codegen watch - regenerates on change, prints contract errors and keeps ru
     // Fixing the contract regenerates again.
     fs.writeFileSync(contract, contractSource('AppEvents', { 'a.three': 'MapCall<{ id: string }, number>' }));
     await stdout.waitFor(/updated contracts\/app\.bus\.ts\n/, at);
-    t.true(fs.readFileSync(output, 'utf8').includes("'a.three': { kind: 'map' },"));
+    t.true(
+      fs.readFileSync(output, 'utf8').includes("'a.three': { kind: 'map', plainPayload: true, plainResult: true },"),
+    );
   } finally {
     await stop(child);
   }

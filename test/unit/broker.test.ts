@@ -391,6 +391,7 @@ test('bus - a request the master makes right after forking waits for the new wor
   const transport: BrokerTransport = {
     bind: (e) => void (events = e),
     send: (peer, frame) => void sent.push([peer, frame]),
+    whenWritable: (_peer, then) => then(),
     close: () => {},
   };
   const bus = createMasterBus(resolveOptions({ logger: silentLogger }), transport);

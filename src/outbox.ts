@@ -1,0 +1,90 @@
+/**
+ * One channel's outgoing envelopes. Everything sent in one turn of the event loop leaves as
+ * one batch at the end of the turn (a microtask, so a lone message waits for nothing), or
+ * earlier when the batch is full. The outbox also counts what the channel has accepted but
+ * not yet written, so that senders can wait while a slow reader lets it fill up.
+ */
+import { appendRecord, newBatch } from './batch.js';
+import type { DownFrame, UpFrame } from './protocol.js';
+
+/** A batch is sent as soon as it holds this many envelopes. */
+const MAX_RECORDS = 512;
+/** ... or this many characters of envelopes and payloads. */
+const MAX_CHARS = 1024 * 1024;
+/** Above this many characters written but not yet flushed by the channel, it is congested. */
+export const HIGH_WATER_CHARS = 8 * 1024 * 1024;
+
+/**
+ * Writes a batch to the channel; calls `flushed` once the channel has written it (or failed
+ * to). Returns false if the channel is gone.
+ */
+export type WriteBatch = (batch: string, flushed: () => void) => boolean;
+
+export class Outbox {
+  private parts: string[] | undefined;
+  private records = 0;
+  private chars = 0;
+  private unflushed = 0;
+  private scheduled = false;
+  private waiting: (() => void)[] = [];
+
+  constructor(private readonly write: WriteBatch) {}
+
+  /** Queues an envelope for the end of this turn. */
+  push(frame: UpFrame | DownFrame): void {
+    this.parts ??= newBatch();
+    this.chars += appendRecord(this.parts, frame);
+    this.records++;
+    if (this.records >= MAX_RECORDS || this.chars >= MAX_CHARS) {
+      this.flush();
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Sends what is queued now. */
+  flush(): void {
+    const parts = this.parts;
+    if (!parts) return;
+    this.parts = undefined;
+    this.records = 0;
+    this.chars = 0;
+    const batch = parts.join('');
+    this.unflushed += batch.length;
+    const sent = this.write(batch, () => {
+      this.unflushed -= batch.length;
+      if (!this.congested) this.release();
+    });
+    if (!sent) {
+      this.unflushed -= batch.length;
+      this.release();
+    }
+  }
+
+  /** Whether the channel holds more unwritten data than it should. */
+  get congested(): boolean {
+    return this.unflushed > HIGH_WATER_CHARS;
+  }
+
+  /** Characters accepted by the channel and not yet written. */
+  get backlog(): number {
+    return this.unflushed;
+  }
+
+  /** Runs `then` once the channel is no longer congested (at once if it is not). */
+  whenWritable(then: () => void): void {
+    if (!this.congested) then();
+    else this.waiting.push(then);
+  }
+
+  /** Lets every waiter go: the channel drained, or is gone and will drop what it gets. */
+  release(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const then of waiting) then();
+  }
+}
