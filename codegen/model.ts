@@ -65,6 +65,18 @@ export interface EventOption {
   readonly value: OptionValue;
 }
 
+/**
+ * What the generator knows of a payload or result type, for the run time's choice of codec:
+ * - `'plain'`: every value of the type is plain JSON data, which `JSON.stringify` writes as
+ *   superjson would (the run time still checks each value);
+ * - `'rich'`: no value of the type is plain JSON data: each one holds a value JSON cannot
+ *   carry (a `Date`, `Map`, `Set`, `bigint`, `RegExp`, `URL`, `Error`, typed array or a
+ *   required `undefined` property), so the run time goes straight to superjson;
+ * - `'unknown'`: some values may be plain and others not (an optional `Date`, a union of a
+ *   plain and a rich type, `unknown`…): the run time checks each value.
+ */
+export type Plainness = 'plain' | 'rich' | 'unknown';
+
 /** One event of a contract. */
 export interface EventModel {
   /** The event name, as the messenger's calls take it. */
@@ -73,12 +85,13 @@ export interface EventModel {
   /** Options in the order of {@link EVENT_OPTIONS} (not the contract's order). */
   readonly options: readonly EventOption[];
   /**
-   * Whether the payload type is plain JSON data (see `plainness` in read.ts): the generated
-   * table then says `plainPayload: true` and the run time may encode it with `JSON.stringify`.
+   * What the payload type is (see {@link Plainness}): the generated table says
+   * `plainPayload: true` when it is `'plain'`, `plainPayload: false` when it is `'rich'`, and
+   * nothing when it is `'unknown'`.
    */
-  readonly plainPayload: boolean;
-  /** Whether the result type of a `MapCall` is plain JSON data; always `false` for the other kinds. */
-  readonly plainResult: boolean;
+  readonly plainPayload: Plainness;
+  /** The same for the result type of a `MapCall` (`plainResult`); always `'unknown'` for the other kinds. */
+  readonly plainResult: Plainness;
   /**
    * The event's JSDoc, one entry per line, without the comment delimiters and the leading
    * `*`; `undefined` when the event has none.

@@ -19,6 +19,7 @@ import {
   type EventOption,
   type InterfaceModel,
   type OptionName,
+  type Plainness,
   type SourceLocation,
 } from './model.js';
 
@@ -197,20 +198,46 @@ const PLAIN_PRIMITIVES =
   ts.TypeFlags.EnumLiteral |
   ts.TypeFlags.Null;
 
-/** Deepest nesting of a type {@link ProgramReader.isPlainJson} follows; deeper types are not plain. */
+/** Deepest nesting of a type the plain and the rich checks follow: deeper, a type is neither. */
 const MAX_PLAIN_DEPTH = 64;
+
+/**
+ * Library objects of which no value is plain JSON data (the lib's interfaces, declared in a
+ * `.d.ts` file): superjson records each of them. Their subclasses and subinterfaces count too.
+ */
+const RICH_OBJECTS = new Set([...CARRIED_LEAVES, 'Map', 'ReadonlyMap', 'Set', 'ReadonlySet']);
+
+/**
+ * Most object types {@link ProgramReader.isCertainlyRich} visits for one payload or result
+ * type; beyond, the type is not certainly rich. Bounds the walk of generic types that expand
+ * at every level.
+ */
+const MAX_RICH_STEPS = 10_000;
+
+/** Whether a property is not written by either encoder: symbol-keyed (`__@…`) or an ES private field (`#…`). */
+function isHiddenKey(name: string): boolean {
+  return name.startsWith('__@') || name.startsWith('#');
+}
 
 /** Reads the contracts of one program. */
 class ProgramReader {
   private readonly checker: ts.TypeChecker;
   private readonly markerModuleCache = new Map<string, boolean>();
   private readonly resolvedContractModule = new Map<string, string | undefined>();
+  /**
+   * Whether the program checks null and undefined strictly. Without `strictNullChecks` a
+   * property typed `Date` may hold `null` or be left `undefined`, so no type is certainly rich.
+   */
+  private readonly strictNullChecks: boolean;
 
   constructor(
     private readonly program: ts.Program,
     private readonly options: ts.CompilerOptions,
   ) {
     this.checker = program.getTypeChecker();
+    // `string | undefined` collapses to `string` when null and undefined are in every type.
+    const string = this.checker.getStringType();
+    this.strictNullChecks = this.checker.getNullableType(string, ts.TypeFlags.Undefined) !== string;
   }
 
   readContract(sf: ts.SourceFile): { model?: ContractModel; diagnostics: Diagnostic[] } {
@@ -398,8 +425,8 @@ class ProgramReader {
       name,
       kind: marker.kind,
       options,
-      plainPayload: this.isPlainJson(parts.payload.type, parts.payload.node),
-      plainResult: parts.result !== undefined && this.isPlainJson(parts.result.type, parts.result.node),
+      plainPayload: this.plainness(parts.payload.type, parts.payload.node),
+      plainResult: parts.result === undefined ? 'unknown' : this.plainness(parts.result.type, parts.result.node),
       doc: readJsDoc(member, ctx.sf),
       interfaceName,
       loc,
@@ -619,6 +646,12 @@ class ProgramReader {
     return (type.flags & flags) !== 0;
   }
 
+  /** What the generator knows of a payload or result type (see {@link Plainness}). */
+  private plainness(type: ts.Type, node: ts.Node): Plainness {
+    if (this.isPlainJson(type, node)) return 'plain';
+    return this.isCertainlyRich(type, node) ? 'rich' : 'unknown';
+  }
+
   /**
    * Whether every value of `type` is plain JSON data, as `encodePlain` (src/plain-json.ts)
    * accepts it: strings, numbers, booleans, `null`, their literal types and enums, unions of
@@ -690,6 +723,107 @@ class ProgramReader {
       }
     };
     return walk(type, 0);
+  }
+
+  /**
+   * Whether no value of `type` is plain JSON data, because every value holds one that JSON
+   * cannot carry: `type` itself, a required property (followed through the required
+   * properties of object types, class instances included) or an element at a required
+   * position of a tuple is a `bigint` (or a bigint literal), or one of the library objects of
+   * {@link RICH_OBJECTS} (`Date`, `Map`, `ReadonlyMap`, `Set`, `ReadonlySet`, `RegExp`, `URL`,
+   * `Error`, typed arrays) or of their subclasses; or a required property is typed `undefined`
+   * (superjson records it, JSON drops it). A union is rich when every member is; an
+   * intersection when one member is, or when one of its properties is. Anything else is not
+   * certainly rich: optional properties and tuple elements, arrays and index signatures
+   * (they may be empty), `unknown`, `any`, `never`, `void`, type parameters, a branded
+   * primitive (`string & { __brand: Date }`: the brand is a phantom), a type met again while
+   * it is visited, and every type when the program does not check null strictly.
+   */
+  private isCertainlyRich(type: ts.Type, node: ts.Node): boolean {
+    if (!this.strictNullChecks) return false;
+    const visiting = new Set<ts.Type>();
+    // Answers for object types, so that a type reached along many paths is walked once. A
+    // `false` found while a cycle, the depth or the budget cut the walk short is not kept.
+    const known = new Map<ts.Type, boolean>();
+    let steps = 0;
+    let cuts = 0;
+    const richProperties = (t: ts.Type, depth: number): boolean => {
+      for (const property of this.checker.getPropertiesOfType(t)) {
+        if (isHiddenKey(property.getName())) continue; // neither encoder writes it
+        // A method is a function; an accessor may live on a prototype.
+        if (property.flags & (ts.SymbolFlags.Optional | ts.SymbolFlags.Method | ts.SymbolFlags.Accessor)) continue;
+        if (walk(this.checker.getTypeOfSymbolAtLocation(property, node), depth + 1, true)) return true;
+      }
+      return false;
+    };
+    const walkObject = (t: ts.Type, depth: number): boolean => {
+      if (t.isIntersection()) {
+        // With a primitive member, the object members are brands no value carries.
+        const branded = t.types.some((member) => !(member.flags & ts.TypeFlags.Object));
+        return branded
+          ? t.types.some((member) => !(member.flags & ts.TypeFlags.Object) && walk(member, depth, false))
+          : t.types.some((member) => walk(member, depth, false)) || richProperties(t, depth);
+      }
+      if (this.isRichObject(t, 0)) return true;
+      if (this.checker.isTupleType(t)) {
+        const flags = (t as ts.TupleTypeReference).target.elementFlags;
+        const elements = this.checker.getTypeArguments(t as ts.TypeReference).slice(0, flags.length);
+        return elements.some(
+          (element, i) => ((flags[i] ?? 0) & ts.ElementFlags.Required) !== 0 && walk(element, depth + 1, false),
+        );
+      }
+      if (this.checker.isArrayType(t)) return false;
+      if (
+        this.checker.getSignaturesOfType(t, ts.SignatureKind.Call).length > 0 ||
+        this.checker.getSignaturesOfType(t, ts.SignatureKind.Construct).length > 0
+      ) {
+        return false;
+      }
+      return richProperties(t, depth);
+    };
+    // `inProperty`: `t` is the type of a required property, where superjson records `undefined`.
+    const walk = (t: ts.Type, depth: number, inProperty: boolean): boolean => {
+      if (t.isUnion()) return t.types.every((member) => walk(member, depth, inProperty));
+      if (t.flags & (ts.TypeFlags.BigInt | ts.TypeFlags.BigIntLiteral)) return true;
+      if (t.flags & ts.TypeFlags.Undefined) return inProperty;
+      if (!(t.flags & (ts.TypeFlags.Object | ts.TypeFlags.Intersection))) return false;
+      const answer = known.get(t);
+      if (answer !== undefined) return answer;
+      if (depth > MAX_PLAIN_DEPTH || visiting.has(t) || ++steps > MAX_RICH_STEPS) {
+        cuts++;
+        return false;
+      }
+      const cutsBefore = cuts;
+      visiting.add(t);
+      let rich: boolean;
+      try {
+        rich = walkObject(t, depth);
+      } finally {
+        visiting.delete(t);
+      }
+      if (rich || cuts === cutsBefore) known.set(t, rich);
+      return rich;
+    };
+    return walk(type, 0, false);
+  }
+
+  /** Whether `type` is one of {@link RICH_OBJECTS}, or a class or interface that extends one. */
+  private isRichObject(type: ts.Type, depth: number): boolean {
+    if (depth > MAX_PLAIN_DEPTH || !(type.flags & ts.TypeFlags.Object)) return false;
+    const symbol = type.getSymbol();
+    if (
+      symbol !== undefined &&
+      RICH_OBJECTS.has(symbol.getName()) &&
+      (symbol.declarations ?? []).some((d) => d.getSourceFile().isDeclarationFile)
+    ) {
+      return true;
+    }
+    const target =
+      (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference ? (type as ts.TypeReference).target : type;
+    if (!((target as ts.ObjectType).objectFlags & ts.ObjectFlags.ClassOrInterface)) return false;
+    return (this.checker.getBaseTypes(target as ts.InterfaceType) ?? []).some((base) =>
+      this.isRichObject(base, depth + 1),
+    );
   }
 
   /** Reports every part of `type` that cannot cross a process boundary. */

@@ -10,9 +10,9 @@ export type Events = ShopEvents;
 /** The typed messenger of the contract: the same object works in the master and in every worker. */
 export const messenger: Messenger<Events> = createMessenger<Events>('contracts/shop.contract.ts', {
   /** Drop cached entries on every worker. */
-  'cache.invalidate': { kind: 'broadcast' },
+  'cache.invalidate': { kind: 'broadcast', plainPayload: false },
   /** Every worker reports its cache stats. */
-  'cache.stats': { kind: 'map', timeoutMs: 2000, maxResultBytes: 4096, plainPayload: true },
+  'cache.stats': { kind: 'map', timeoutMs: 2000, maxResultBytes: 4096, plainPayload: true, plainResult: false },
   /** Charge one order; exactly one worker does it. */
-  'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true },
+  'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true, plainPayload: false },
 });

@@ -17,27 +17,74 @@ export const BATCH_TAG = '\u0001cb1\u0001';
 
 type AnyFrame = UpFrame | DownFrame;
 
+/**
+ * The last record written, by envelope: a broadcast sends one envelope to every worker in a
+ * row, and its header is serialised once.
+ */
+let lastFrame: AnyFrame | undefined;
+let lastRecord: string[] = [];
+let lastLength = 0;
+
+/** Drops the cached record, so a large payload is not held after its batch left. */
+export function forgetLastRecord(): void {
+  lastFrame = undefined;
+  lastRecord = [];
+  lastLength = 0;
+}
+
 /** Appends one envelope to a batch under construction; returns the characters added. */
 export function appendRecord(parts: string[], frame: AnyFrame): number {
-  const payloads: string[] = [];
-  let header: unknown = frame;
+  if (frame === lastFrame) {
+    for (const part of lastRecord) parts.push(part);
+    return lastLength;
+  }
+  if (frame.t !== 'call' || frame.op !== 'b') return writeRecord(parts, frame);
+  // Only a broadcast's envelope goes to several channels: keep its record for the next one.
+  const start = parts.length;
+  const added = writeRecord(parts, frame);
+  lastFrame = frame;
+  lastRecord = parts.slice(start);
+  lastLength = added;
+  return added;
+}
+
+function writeRecord(parts: string[], frame: AnyFrame): number {
+  let json: string;
+  let payload: string | undefined;
+  let payloads: string[] | undefined;
   if (frame.t === 'mapped') {
-    header = {
+    payloads = [];
+    const list = payloads;
+    json = JSON.stringify({
       ...frame,
       r: frame.r.map((o): unknown => {
         if (o[1]) {
-          payloads.push(o[2]);
+          list.push(o[2]);
           return [o[0], true];
         }
         return o;
       }),
-    };
+    });
   } else if ('p' in frame && typeof frame.p === 'string') {
-    payloads.push(frame.p);
-    const { p: _p, ...rest } = frame;
-    header = rest;
+    // JSON.stringify leaves out a property whose value is undefined: blanking `p` for the
+    // call writes the header without copying the envelope (and keeps its shape for V8).
+    payload = frame.p;
+    (frame as { p: string | undefined }).p = undefined;
+    try {
+      json = JSON.stringify(frame);
+    } finally {
+      frame.p = payload;
+    }
+  } else {
+    json = JSON.stringify(frame);
   }
-  const json = JSON.stringify(header);
+  if (payload !== undefined) {
+    const head = `${json.length}:`;
+    const length = `${payload.length}:`;
+    parts.push(head, json, '1:', length, payload);
+    return head.length + json.length + 2 + length.length + payload.length;
+  }
+  payloads ??= [];
   const head = `${json.length}:`;
   const count = `${payloads.length}:`;
   parts.push(head, json, count);
@@ -129,5 +176,7 @@ function attachPayloads(header: unknown, payloads: string[]): unknown {
   }
   if (payloads.length === 0) return h;
   if (payloads.length !== 1) return undefined;
-  return { ...h, p: payloads[0] };
+  // `h` is fresh from JSON.parse and nobody else holds it.
+  h.p = payloads[0];
+  return h;
 }

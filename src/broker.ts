@@ -15,6 +15,7 @@ import {
   WorkerExitedError,
   ErrorCodes,
 } from './errors.js';
+import { Deadlines, type Deadline } from './deadlines.js';
 import type { Logger } from './logger.js';
 import type { ResolvedBusOptions } from './options.js';
 import {
@@ -60,7 +61,7 @@ interface RequestBase {
   readonly ev: string;
   readonly p: string;
   readonly ms: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: Deadline | undefined;
   parked: boolean;
 }
 
@@ -122,6 +123,16 @@ export interface BrokerStats {
 /** Most broadcasts held for one starting worker; older ones are dropped (and logged). */
 const MAX_QUEUED_PER_PEER = 10_000;
 
+/** What the broker asks the transport about its channels, to hold senders back. */
+export interface FlowControl {
+  /** Whether the channel to `peer` holds more unwritten data than it should. */
+  congested(peer: number): boolean;
+  /** Runs `then` once it does not (at once if it already does not, or the peer is gone). */
+  whenWritable(peer: number, then: () => void): void;
+}
+
+const alwaysWritable: FlowControl = { congested: () => false, whenWritable: (_peer, then) => then() };
+
 /** Sends a frame to a peer; never throws. */
 export type SendToPeer = (peer: number, frame: DownFrame) => void;
 
@@ -142,6 +153,10 @@ export class Broker {
 
   /** Peers that left: a late envelope from one must not bring it back. */
   private readonly departed = new Set<number>();
+  private readonly deadlines = new Deadlines();
+  /** Successful settlements not yet sent, per peer: they leave together as one 'oks' envelope. */
+  private readonly oks = new Map<number, number[]>();
+  private oksScheduled = false;
   /** Ready peers with a handler, per event, sorted; dropped whenever membership changes. */
   private readonly routes = new Map<string, number[]>();
 
@@ -149,7 +164,7 @@ export class Broker {
     private readonly options: ResolvedBusOptions,
     private readonly send: SendToPeer,
     private readonly log: Logger = options.logger,
-    private readonly whenWritable: (peer: number, then: () => void) => void = (_peer, then) => then(),
+    private readonly flow: FlowControl = alwaysWritable,
   ) {}
 
   /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
@@ -382,12 +397,14 @@ export class Broker {
     if (reached === 0) this.unhandledBroadcasts++;
     // Accepted once every channel it went to can take more: a sender outrunning a slow
     // worker waits here instead of the master buffering without bound.
-    let waiting = targets.length + 1;
+    let blocked: number[] | undefined;
+    for (const id of targets) if (this.flow.congested(id)) (blocked ??= []).push(id);
+    if (!blocked) return this.sendDone(from, f.id);
+    let waiting = blocked.length;
     const accepted = (): void => {
       if (--waiting === 0) this.sendDone(from, f.id);
     };
-    for (const id of targets) this.whenWritable(id, accepted);
-    accepted();
+    for (const id of blocked) this.flow.whenWritable(id, accepted);
   }
 
   private consume(from: number, f: RequestFrame): void {
@@ -446,7 +463,7 @@ export class Broker {
       lastFailure: undefined,
     };
     this.requests.set(req.key, req);
-    req.timer = setTimeout(() => this.failConsume(req, new TimeoutError(ev, ms, req.delivery?.peer)), timerDelay(ms));
+    req.timer = this.deadlines.schedule(ms, () => this.failConsume(req, new TimeoutError(ev, ms, req.delivery?.peer)));
     this.routeConsume(req);
   }
 
@@ -483,7 +500,7 @@ export class Broker {
       outcomes: new Map(),
     };
     this.requests.set(req.key, req);
-    req.timer = setTimeout(() => this.timeoutMap(req), timerDelay(req.ms));
+    req.timer = this.deadlines.schedule(req.ms, () => this.timeoutMap(req));
     this.routeMap(req);
   }
 
@@ -573,7 +590,7 @@ export class Broker {
   // ---- settling -----------------------------------------------------------------------
 
   private finish(req: Request): void {
-    if (req.timer) clearTimeout(req.timer);
+    this.deadlines.cancel(req.timer);
     req.timer = undefined;
     req.parked = false;
     this.requests.delete(req.key);
@@ -644,8 +661,23 @@ export class Broker {
   }
 
   private sendDone(peer: number, id: number, e?: WireError): void {
-    if (e === undefined) this.send(peer, { cb: PROTOCOL_VERSION, t: 'done', id, ok: true });
-    else this.send(peer, { cb: PROTOCOL_VERSION, t: 'done', id, ok: false, e });
+    if (e !== undefined) {
+      this.send(peer, { cb: PROTOCOL_VERSION, t: 'done', id, ok: false, e });
+      return;
+    }
+    const list = this.oks.get(peer);
+    if (list) list.push(id);
+    else this.oks.set(peer, [id]);
+    if (!this.oksScheduled) {
+      this.oksScheduled = true;
+      queueMicrotask(() => this.flushOks());
+    }
+  }
+
+  private flushOks(): void {
+    this.oksScheduled = false;
+    for (const [peer, ids] of this.oks) this.send(peer, { cb: PROTOCOL_VERSION, t: 'oks', ids });
+    this.oks.clear();
   }
 }
 

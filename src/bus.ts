@@ -63,9 +63,10 @@ export function createMasterBus(options: ResolvedBusOptions, transport: BrokerTr
     if (peer === 0) queueMicrotask(() => link.endpoint?.receive(frame));
     else transport.send(peer, frame);
   };
-  const broker = new Broker(options, sendDown, options.logger, (peer, then) =>
-    peer === 0 ? then() : transport.whenWritable(peer, then),
-  );
+  const broker = new Broker(options, sendDown, options.logger, {
+    congested: (peer) => peer !== 0 && transport.congested(peer),
+    whenWritable: (peer, then) => (peer === 0 ? then() : transport.whenWritable(peer, then)),
+  });
   const endpoint = new Endpoint(0, options, (frame) => {
     // A tick hop, not a microtask: `cluster.fork()` announces the new worker ('fork') on
     // process.nextTick, and a request the master makes right after forking must reach the

@@ -63,6 +63,10 @@ export class ClusterBrokerTransport implements BrokerTransport {
     else then();
   }
 
+  congested(peer: number): boolean {
+    return this.outboxes.get(peer)?.congested ?? false;
+  }
+
   close(): void {
     for (const outbox of this.outboxes.values()) outbox.flush();
     cluster.off('fork', this.onFork);

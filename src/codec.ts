@@ -29,6 +29,10 @@ export function decode(text: string, event: string, worker: number): unknown {
   if ((text.includes('__proto__') || text.includes('prototype') || text.includes('\\u')) && hasPollutingKey(parsed)) {
     throw new BadPayloadError(`payload of "${event}" has a __proto__ or constructor.prototype key`, { event, worker });
   }
+  // Without metadata there is nothing for superjson to restore: the value is `json` as parsed.
+  if (typeof parsed === 'object' && parsed !== null && !('meta' in parsed) && 'json' in parsed) {
+    return (parsed as { json: unknown }).json;
+  }
   try {
     return superjson.deserialize(parsed as Parameters<typeof superjson.deserialize>[0]);
   } catch (err) {

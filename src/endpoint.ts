@@ -4,6 +4,8 @@
  * a transport to the master) and the master itself (peer 0, linked to the broker in-process).
  */
 import { decode, encode, exceeds } from './codec.js';
+import { Deadlines, type Deadline } from './deadlines.js';
+import { encodePlain } from './plain-json.js';
 import type { BusError } from './errors.js';
 import {
   ClosedError,
@@ -21,7 +23,6 @@ import {
   errorFromWire,
   errorToWire,
   parseDownFrame,
-  timerDelay,
   type CallFrame,
   type DoneFrame,
   type MappedFrame,
@@ -35,15 +36,30 @@ import type { HandlerContext, Settled } from './types.js';
 export type AnyHandler = (payload: unknown, ctx: HandlerContext) => unknown;
 
 /** What the endpoint needs to send a request; the messenger fills it from the contract. */
-export interface RequestSpec {
+export interface RequestSpec extends RequestBase {
+  readonly payload: unknown;
+}
+
+/** Per-call options that override the event's. */
+export interface CallOverrides {
+  readonly timeoutMs?: number;
+  readonly dedupeKey?: string;
+}
+
+/** The part of a request that is the same for every call of one event and operation. */
+export interface RequestBase {
   readonly ev: string;
   readonly op: 'broadcast' | 'consume' | 'map' | 'mapSettled';
-  readonly payload: unknown;
   readonly timeoutMs: number;
   readonly maxPayloadBytes: number;
   readonly maxResultBytes?: number;
   readonly redeliver?: boolean;
   readonly dedupeKey?: string;
+  /**
+   * The generator's verdict on the payload type: `false` when JSON cannot carry it (straight
+   * to superjson); otherwise the fast codec is tried first and checks the value itself.
+   */
+  readonly plainPayload?: boolean;
 }
 
 interface Pending {
@@ -51,7 +67,7 @@ interface Pending {
   readonly op: RequestSpec['op'];
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: BusError) => void;
-  timer: NodeJS.Timeout | undefined;
+  timer: Deadline | undefined;
 }
 
 /** Counters and table sizes of one endpoint. */
@@ -81,6 +97,9 @@ const opNames: Record<WireOp, HandlerContext['op']> = { b: 'broadcast', c: 'cons
 export class Endpoint {
   private readonly handlers = new Map<string, AnyHandler[]>();
   private readonly pending = new Map<number, Pending>();
+  private readonly deadlines = new Deadlines();
+  /** Events whose map results the generator knows JSON cannot carry: straight to superjson. */
+  private readonly richResults = new Set<string>();
   private nextId = 1;
   private running = 0;
   private ignored = 0;
@@ -105,7 +124,8 @@ export class Endpoint {
   }
 
   /** Adds a handler; returns the function that removes it. */
-  on(ev: string, handler: AnyHandler): () => void {
+  on(ev: string, handler: AnyHandler, hints: { plainResult?: boolean } = {}): () => void {
+    if (hints.plainResult === false) this.richResults.add(ev);
     const list = this.handlers.get(ev);
     if (list) list.push(handler);
     else this.handlers.set(ev, [handler]);
@@ -128,40 +148,50 @@ export class Endpoint {
 
   /** Sends a request and settles with its outcome. Never throws; always settles. */
   request(spec: RequestSpec): Promise<unknown> {
+    return this.requestWith(spec, spec.payload);
+  }
+
+  /**
+   * The same, with the per-event part of the request (`base`, built once per event by the
+   * messenger) apart from the per-call part, so a call allocates no request object.
+   */
+  requestWith(base: RequestBase, payload: unknown, call?: CallOverrides): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      if (this.closed) return reject(new ClosedError(spec.ev));
+      if (this.closed) return reject(new ClosedError(base.ev));
       let p: string;
       try {
-        p = encode(spec.payload, spec.ev, this.worker);
+        p = (base.plainPayload === false ? undefined : encodePlain(payload)) ?? encode(payload, base.ev, this.worker);
       } catch (err) {
         return reject(err);
       }
-      const size = exceeds(p, spec.maxPayloadBytes);
+      const size = exceeds(p, base.maxPayloadBytes);
       if (size !== undefined) {
-        return reject(new PayloadTooLargeError(spec.ev, 'payload', size, spec.maxPayloadBytes, this.worker));
+        return reject(new PayloadTooLargeError(base.ev, 'payload', size, base.maxPayloadBytes, this.worker));
       }
       const id = this.nextId++;
-      const frame: RequestFrame = { cb: PROTOCOL_VERSION, t: 'req', id, ev: spec.ev, op: wireOps[spec.op], p };
-      if (spec.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = spec.maxPayloadBytes;
-      if (spec.op !== 'broadcast') frame.ms = spec.timeoutMs;
-      if (spec.op === 'consume') {
-        frame.rd = spec.redeliver ?? true;
-        if (spec.dedupeKey !== undefined) frame.dk = spec.dedupeKey;
+      const op = base.op;
+      const frame: RequestFrame = { cb: PROTOCOL_VERSION, t: 'req', id, ev: base.ev, op: wireOps[op], p };
+      if (base.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = base.maxPayloadBytes;
+      const timeoutMs = call?.timeoutMs ?? base.timeoutMs;
+      if (op !== 'broadcast') frame.ms = timeoutMs;
+      if (op === 'consume') {
+        frame.rd = base.redeliver ?? true;
+        const dedupeKey = call?.dedupeKey ?? base.dedupeKey;
+        if (dedupeKey !== undefined) frame.dk = dedupeKey;
+      } else if (op !== 'broadcast' && base.maxResultBytes !== undefined) {
+        frame.mr = base.maxResultBytes;
       }
-      if ((spec.op === 'map' || spec.op === 'mapSettled') && spec.maxResultBytes !== undefined) {
-        frame.mr = spec.maxResultBytes;
-      }
-      const pending: Pending = { ev: spec.ev, op: spec.op, resolve, reject, timer: undefined };
+      const pending: Pending = { ev: base.ev, op, resolve, reject, timer: undefined };
       this.pending.set(id, pending);
-      // The broker decides timeouts; this timer only covers a broker that never answers.
-      const localDeadline = (spec.op === 'broadcast' ? this.options.timeoutMs : spec.timeoutMs) + LOCAL_GRACE_MS;
-      pending.timer = setTimeout(() => {
+      // The broker decides timeouts; this deadline only covers a broker that never answers.
+      const localDeadline = (op === 'broadcast' ? this.options.timeoutMs : timeoutMs) + LOCAL_GRACE_MS;
+      pending.timer = this.deadlines.schedule(localDeadline, () => {
         this.pending.delete(id);
-        reject(new TimeoutError(spec.ev, localDeadline));
-      }, timerDelay(localDeadline));
+        reject(new TimeoutError(base.ev, localDeadline));
+      });
       if (!this.sendUp(frame)) {
         this.settle(id);
-        reject(new NotConnectedError(spec.ev));
+        reject(new NotConnectedError(base.ev));
       }
     });
   }
@@ -182,6 +212,9 @@ export class Endpoint {
         break;
       case 'mapped':
         this.mapped(frame);
+        break;
+      case 'oks':
+        for (const id of frame.ids) this.settle(id)?.resolve(undefined);
         break;
     }
   }
@@ -303,7 +336,7 @@ export class Endpoint {
     }
     let p: string;
     try {
-      p = encode(value, call.ev, this.worker);
+      p = (this.richResults.has(call.ev) ? undefined : encodePlain(value)) ?? encode(value, call.ev, this.worker);
     } catch (err) {
       return this.replyError(call, err);
     }
@@ -325,7 +358,7 @@ export class Endpoint {
     const p = this.pending.get(id);
     if (!p) return undefined;
     this.pending.delete(id);
-    if (p.timer) clearTimeout(p.timer);
+    this.deadlines.cancel(p.timer);
     return p;
   }
 

@@ -4,7 +4,7 @@
  * and hands requests to this process's bus.
  */
 import { getBus } from './bus.js';
-import type { AnyHandler, RequestSpec } from './endpoint.js';
+import type { AnyHandler, RequestBase, RequestSpec } from './endpoint.js';
 import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from './errors.js';
 import { isPositiveInt } from './options.js';
 import type { EventMap, EventSpec, EventTable, Messenger } from './types.js';
@@ -41,24 +41,36 @@ export function createMessenger<Events extends EventMap<Events>>(
     return spec;
   };
 
+  // What a request of each event and operation needs besides its payload, worked out once.
+  const bases = new Map<string, RequestBase>();
+  const baseFor = (event: string, op: RequestSpec['op'], spec: EventSpec): RequestBase => {
+    const key = op === 'mapSettled' ? `s:${event}` : event;
+    let base = bases.get(key);
+    if (!base) {
+      const global = getBus().options;
+      base = {
+        ev: event,
+        op,
+        timeoutMs: ('timeoutMs' in spec ? spec.timeoutMs : undefined) ?? global.timeoutMs,
+        maxPayloadBytes: Math.min(spec.maxPayloadBytes ?? global.maxPayloadBytes, global.maxPayloadBytes),
+        ...(spec.kind === 'map' ? { maxResultBytes: spec.maxResultBytes ?? global.maxResultBytes } : {}),
+        ...(spec.kind === 'consume' ? { redeliver: spec.redeliver ?? true } : {}),
+        ...(spec.plainPayload !== undefined ? { plainPayload: spec.plainPayload } : {}),
+      };
+      bases.set(key, base);
+    }
+    return base;
+  };
+
   const send = (op: RequestSpec['op'], event: string, payload: unknown, options: unknown): Promise<unknown> => {
     try {
       const spec = specFor(event);
       if (spec.kind !== kindOfOp[op]) throw new WrongKindError(event, spec.kind, op);
-      const call = callOptions(event, op, options);
-      const bus = getBus();
-      const global = bus.options;
-      const request: RequestSpec = {
-        ev: event,
-        op,
-        payload,
-        timeoutMs: call.timeoutMs ?? ('timeoutMs' in spec ? spec.timeoutMs : undefined) ?? global.timeoutMs,
-        maxPayloadBytes: Math.min(spec.maxPayloadBytes ?? global.maxPayloadBytes, global.maxPayloadBytes),
-        ...(spec.kind === 'map' ? { maxResultBytes: spec.maxResultBytes ?? global.maxResultBytes } : {}),
-        ...(spec.kind === 'consume' ? { redeliver: spec.redeliver ?? true } : {}),
-        ...(call.dedupeKey !== undefined ? { dedupeKey: call.dedupeKey } : {}),
-      };
-      return bus.endpoint.request(request);
+      const base = baseFor(event, op, spec);
+      const endpoint = getBus().endpoint;
+      return options === undefined
+        ? endpoint.requestWith(base, payload)
+        : endpoint.requestWith(base, payload, callOptions(event, op, options));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -66,19 +78,22 @@ export function createMessenger<Events extends EventMap<Events>>(
 
   const messenger = {
     on(event: string, handler: AnyHandler): () => void {
-      specFor(event);
+      const spec = specFor(event);
       if (typeof handler !== 'function') throw new BadOptionsError(`handler of "${event}" must be a function`, event);
-      return getBus().endpoint.on(event, handler);
+      return getBus().endpoint.on(
+        event,
+        handler,
+        spec.kind === 'map' && spec.plainResult !== undefined ? { plainResult: spec.plainResult } : {},
+      );
     },
     off(event: string, handler: AnyHandler): void {
       getBus().endpoint.off(event, handler);
     },
     // Options are passed on (and refused) so that a JavaScript caller's `{ dedupeKey }` or
     // `{ timeoutMs }` on a broadcast is a BadOptionsError rather than silently ignored.
-    broadcast: (event: string, payload: unknown, options?: unknown) =>
-      send('broadcast', event, payload, options).then(() => undefined),
-    consume: (event: string, payload: unknown, options?: unknown) =>
-      send('consume', event, payload, options).then(() => undefined),
+    // Both settle with `undefined`: the endpoint resolves them with nothing.
+    broadcast: (event: string, payload: unknown, options?: unknown) => send('broadcast', event, payload, options),
+    consume: (event: string, payload: unknown, options?: unknown) => send('consume', event, payload, options),
     map: (event: string, payload: unknown, options?: unknown) => send('map', event, payload, options),
     mapSettled: (event: string, payload: unknown, options?: unknown) => send('mapSettled', event, payload, options),
   };

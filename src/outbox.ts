@@ -4,7 +4,7 @@
  * earlier when the batch is full. The outbox also counts what the channel has accepted but
  * not yet written, so that senders can wait while a slow reader lets it fill up.
  */
-import { appendRecord, newBatch } from './batch.js';
+import { appendRecord, forgetLastRecord, newBatch } from './batch.js';
 import type { DownFrame, UpFrame } from './protocol.js';
 
 /** A batch is sent as soon as it holds this many envelopes. */
@@ -54,6 +54,7 @@ export class Outbox {
     this.records = 0;
     this.chars = 0;
     const batch = parts.join('');
+    forgetLastRecord();
     this.unflushed += batch.length;
     const sent = this.write(batch, () => {
       this.unflushed -= batch.length;

@@ -16,10 +16,13 @@ const MAX_DEPTH = 64;
 
 /** superjson's encoding of `value` when it is plain data, else `undefined`. */
 export function encodePlain(value: unknown): string | undefined {
-  const seen = new Set<object>();
-  if (!isPlain(value, seen, 0)) return undefined;
-  return `{"json":${JSON.stringify(value)}}`;
+  // One set for every call (encoding is synchronous): no allocation per message.
+  const plain = isPlain(value, seen, 0);
+  seen.clear();
+  return plain ? `{"json":${JSON.stringify(value)}}` : undefined;
 }
+
+const seen = new Set<object>();
 
 function isPlain(v: unknown, seen: Set<object>, depth: number): boolean {
   switch (typeof v) {

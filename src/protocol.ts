@@ -119,8 +119,14 @@ export interface MappedFrame {
 
 /** What an endpoint sends to the broker. */
 export type UpFrame = HelloFrame | HandlersFrame | RequestFrame | ReplyFrame;
+/** Broker to caller: these requests settled successfully (broadcasts accepted, consumes done), in bulk. */
+export interface OksFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'oks';
+  ids: number[];
+}
 /** What the broker sends to an endpoint. */
-export type DownFrame = CallFrame | DoneFrame | MappedFrame;
+export type DownFrame = CallFrame | DoneFrame | MappedFrame | OksFrame;
 
 /** Longest delay Node's timers honour (2^31 - 1 ms, about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -229,6 +235,10 @@ export function parseDownFrame(msg: unknown): DownFrame | undefined {
         : undefined;
     case 'done':
       return isPosInt(f.id) && isBool(f.ok) && (f.ok || isWireError(f.e)) ? (f as unknown as DoneFrame) : undefined;
+    case 'oks':
+      return Array.isArray(f.ids) && f.ids.length <= 100_000 && f.ids.every(isPosInt)
+        ? (f as unknown as OksFrame)
+        : undefined;
     case 'mapped':
       return isPosInt(f.id) && Array.isArray(f.r) && f.r.every(isWireOutcome)
         ? (f as unknown as MappedFrame)

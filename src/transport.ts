@@ -19,6 +19,8 @@ export interface BrokerTransport {
    * instead of the master's memory growing without bound.
    */
   whenWritable(peer: number, then: () => void): void;
+  /** Whether the channel to `peer` holds more unwritten data than it should. */
+  congested(peer: number): boolean;
   /** Registers the broker's callbacks. Peers already known are reported at once. */
   bind(events: BrokerTransportEvents): void;
   /** Stops listening. */

@@ -159,7 +159,12 @@ export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
   ? {
       readonly kind: 'broadcast';
       readonly maxPayloadBytes?: number;
-      /** Set by the generator when the payload type is plain JSON data: the run time may encode it with JSON.stringify. */
+      /**
+       * The generator's verdict on the payload type: `true` when it is plain JSON data (encoded
+       * with `JSON.stringify` after a check of each value), `false` when no value of it is (a
+       * `Date`, `Map`, `bigint`… in every value: straight to superjson), absent when it cannot
+       * tell (the fast path checks each value and falls back to superjson).
+       */
       readonly plainPayload?: boolean;
     }
   : Ev extends { readonly [eventKind]: 'consume' }
@@ -168,7 +173,12 @@ export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
         readonly timeoutMs?: number;
         readonly redeliver?: boolean;
         readonly maxPayloadBytes?: number;
-        /** Set by the generator when the payload type is plain JSON data: the run time may encode it with JSON.stringify. */
+        /**
+         * The generator's verdict on the payload type: `true` when it is plain JSON data (encoded
+         * with `JSON.stringify` after a check of each value), `false` when no value of it is (a
+         * `Date`, `Map`, `bigint`… in every value: straight to superjson), absent when it cannot
+         * tell (the fast path checks each value and falls back to superjson).
+         */
         readonly plainPayload?: boolean;
       }
     : {
@@ -176,9 +186,19 @@ export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
         readonly timeoutMs?: number;
         readonly maxResultBytes?: number;
         readonly maxPayloadBytes?: number;
-        /** Set by the generator when the payload type is plain JSON data: the run time may encode it with JSON.stringify. */
+        /**
+         * The generator's verdict on the payload type: `true` when it is plain JSON data (encoded
+         * with `JSON.stringify` after a check of each value), `false` when no value of it is (a
+         * `Date`, `Map`, `bigint`… in every value: straight to superjson), absent when it cannot
+         * tell (the fast path checks each value and falls back to superjson).
+         */
         readonly plainPayload?: boolean;
-        /** Set by the generator when the result type is plain JSON data: the run time may encode it with JSON.stringify. */
+        /**
+         * The generator's verdict on the result type: `true` when it is plain JSON data (encoded
+         * with `JSON.stringify` after a check of each value), `false` when no value of it is (a
+         * `Date`, `Map`, `bigint`… in every value: straight to superjson), absent when it cannot
+         * tell (the fast path checks each value and falls back to superjson).
+         */
         readonly plainResult?: boolean;
       };
 

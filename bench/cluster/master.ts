@@ -162,7 +162,11 @@ async function main(): Promise<void> {
     if (!stopping) fatal(`worker ${w.id} exited (${signal ?? `code ${code ?? '?'}`})`);
   });
 
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker.ts', import.meta.url)), args: [name] });
+  cluster.setupPrimary({
+    exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
+    args: [name],
+    serialization: side.serialization ?? 'json',
+  });
   for (let i = 0; i < size; i++) workers.push(cluster.fork());
   const startTimer = setTimeout(() => fatal(`workers not ready after 60 s (${readyCount} of ${size})`), 60_000);
   await ready;

@@ -13,6 +13,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export const clusterbus: System = {
   rich: true,
   master: () => ({
+    serialization: (process.env.BENCH_CB_SERIALIZATION as 'json' | 'advanced' | undefined) ?? 'advanced',
     setup() {
       // The bus is created on first use; in the master that binds the broker to the cluster.
       busStats();

@@ -15,6 +15,8 @@ export interface BenchHandlers {
 
 /** The master side of a system. */
 export interface MasterSide {
+  /** The IPC serialization the system forks its workers with. Default: Node's `json`. */
+  readonly serialization?: 'json' | 'advanced';
   /** Runs before any worker is forked. */
   setup(): void | Promise<void>;
   /** Resolves once the system itself considers every worker joined (after each sent `ready`). */

@@ -38,7 +38,9 @@ test('codegen cli - gen writes X.bus.ts next to every contract of the default gl
     output.includes("createMessenger<Events>('shop.contract.ts', {"),
     'no package.json: the file name is the source',
   );
-  t.true(output.includes("  'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true },"));
+  t.true(
+    output.includes("  'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true, plainPayload: false },"),
+  );
   t.true(fs.existsSync(path.join(dir, 'contracts/admin/admin.bus.ts')));
 });
 

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import test from 'ava';
 import { emitContract, isGenerated, outputPathFor, quote } from '../../codegen/emit.js';
-import type { ContractModel, EventModel } from '../../codegen/model.js';
+import type { ContractModel, EventModel, Plainness } from '../../codegen/model.js';
 import { format } from './_helpers.js';
 
 const root = path.resolve('/project');
@@ -16,21 +16,22 @@ function event(
   kind: EventModel['kind'],
   options: EventModel['options'] = [],
   doc?: string[],
-  plain: { payload?: boolean; result?: boolean } = {},
+  plain: { payload?: Plainness; result?: Plainness } = {},
 ): EventModel {
   return {
     name,
     kind,
     options,
-    plainPayload: plain.payload ?? false,
-    plainResult: plain.result ?? false,
+    plainPayload: plain.payload ?? 'unknown',
+    plainResult: plain.result ?? 'unknown',
     doc,
     interfaceName: 'X',
     loc,
   };
 }
 
-const bothPlain = { payload: true, result: true };
+const bothPlain = { payload: 'plain', result: 'plain' } as const;
+const bothRich = { payload: 'rich', result: 'rich' } as const;
 
 function model(interfaces: string[], events: EventModel[], file = loc.file): ContractModel {
   return { file, interfaces: interfaces.map((name) => ({ name, loc })), events };
@@ -55,16 +56,30 @@ for (const length of [10, 60, 75, 80, 85, 90, 95, 100, 105, 110, 112, 113, 114, 
     source: 'contracts/x.contract.ts',
   });
 }
-for (const length of [10, 40, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 105, 110, 115, 120]) {
+for (const length of [
+  10, 40, 41, 42, 43, 44, 45, 46, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 105, 110, 115, 120,
+]) {
   const name = 'p'.repeat(length);
   cases.push({
     title: `event name of ${length} characters with the plain hints`,
     model: model(
       ['X'],
       [
-        event(`a.${name}`, 'consume', allConsume, undefined, { payload: true }),
+        event(`a.${name}`, 'consume', allConsume, undefined, { payload: 'plain' }),
         event(`b.${name}`, 'map', [{ name: 'timeoutMs', value: 5 }], undefined, bothPlain),
-        event(`c.${name}`, 'map', [], undefined, { result: true }),
+        event(`c.${name}`, 'map', [], undefined, { result: 'plain' }),
+      ],
+    ),
+    source: 'contracts/x.contract.ts',
+  });
+  cases.push({
+    title: `event name of ${length} characters with the rich hints`,
+    model: model(
+      ['X'],
+      [
+        event(`a.${name}`, 'consume', allConsume, undefined, { payload: 'rich' }),
+        event(`b.${name}`, 'map', [{ name: 'timeoutMs', value: 5 }], undefined, bothRich),
+        event(`c.${name}`, 'map', [], undefined, { payload: 'plain', result: 'rich' }),
       ],
     ),
     source: 'contracts/x.contract.ts',
@@ -169,25 +184,34 @@ test('codegen - isGenerated() recognises the header only at the start of the fil
   t.false(isGenerated('export const messenger = {};\n'));
 });
 
-test('codegen - writes the plain hints after the options, and only when they are true', (t) => {
+test('codegen - writes the plain hints after the options: true when plain, false when rich, nothing when unknown', (t) => {
   const text = emitContract(
     model(
       ['X'],
       [
-        event('b', 'broadcast', [{ name: 'maxPayloadBytes', value: 64 }], undefined, { payload: true }),
-        event('c', 'consume', [], undefined, { payload: false }),
+        event('b', 'broadcast', [{ name: 'maxPayloadBytes', value: 64 }], undefined, { payload: 'plain' }),
+        event('c', 'consume', [], undefined, { payload: 'unknown' }),
+        event('d', 'broadcast', [], undefined, { payload: 'rich' }),
         event('m', 'map', [{ name: 'timeoutMs', value: 5 }], undefined, bothPlain),
-        event('n', 'map', [], undefined, { result: true }),
+        event('n', 'map', [], undefined, { result: 'plain' }),
+        event('o', 'map', [], undefined, bothRich),
+        event('p', 'map', [{ name: 'timeoutMs', value: 5 }], undefined, { payload: 'rich', result: 'plain' }),
+        event('q', 'map', [], undefined, { payload: 'unknown', result: 'rich' }),
         event('r', 'consume', [], undefined, bothPlain),
+        event('s', 'consume', [], undefined, bothRich),
       ],
     ),
     { outFile: path.join(root, 'contracts/x.bus.ts'), source: 'x' },
   );
   t.true(text.includes("  b: { kind: 'broadcast', maxPayloadBytes: 64, plainPayload: true },\n"));
   t.true(text.includes("  c: { kind: 'consume' },\n"));
+  t.true(text.includes("  d: { kind: 'broadcast', plainPayload: false },\n"));
   t.true(text.includes("  m: { kind: 'map', timeoutMs: 5, plainPayload: true, plainResult: true },\n"));
   t.true(text.includes("  n: { kind: 'map', plainResult: true },\n"));
+  t.true(text.includes("  o: { kind: 'map', plainPayload: false, plainResult: false },\n"));
+  t.true(text.includes("  p: { kind: 'map', timeoutMs: 5, plainPayload: false, plainResult: true },\n"));
+  t.true(text.includes("  q: { kind: 'map', plainResult: false },\n"));
   // A result hint on a kind without a result is not written.
   t.true(text.includes("  r: { kind: 'consume', plainPayload: true },\n"));
-  t.false(text.includes(': false'));
+  t.true(text.includes("  s: { kind: 'consume', plainPayload: false },\n"));
 });
