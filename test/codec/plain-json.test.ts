@@ -28,7 +28,7 @@ const specials: (() => unknown)[] = [
   () => new URL('https://example.com/x'),
   () => new Error('boom'),
   () => Object.assign(Object.create({ inherited: 1 }) as object, { own: 2 }),
-  () => [1, , 3], // a hole
+  () => Object.assign(new Array<number>(3), { 0: 1, 2: 3 }), // a hole at index 1
 ];
 
 function randomString(rnd: () => number): string {
