@@ -1,6 +1,6 @@
 /**
  * The driver's handle on one system's cluster: a master process spawned with an IPC channel
- * (`node --import tsx --conditions=clusterbus-source bench/cluster/master.ts <system> <N>`),
+ * (`node --import tsx bench/cluster/master.ts <system> <N>`, clusterbus from dist/),
  * which forks N workers and stays up, idle, between measurements.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +12,9 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MASTER = fileURLToPath(new URL('./cluster/master.ts', import.meta.url));
 
 /** Node flags of every benchmark master (its workers inherit them). */
-export const NODE_FLAGS = ['--expose-gc', '--import', 'tsx', '--conditions=clusterbus-source'];
+// The harness runs through tsx; `clusterbus` itself resolves to the build in dist/ (no
+// clusterbus-source condition), the compiled JavaScript users run. `npm run bench` builds first.
+export const NODE_FLAGS = ['--expose-gc', '--import', 'tsx'];
 
 export class ClusterHandle {
   readonly ready: Promise<number[]>;

@@ -142,23 +142,37 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
     at += headerLength;
     const count = readLength();
     if (count < 0 || count > MAX_PAYLOADS_PER_RECORD) return { frames, complete: false };
-    const payloads: string[] = [];
-    for (let i = 0; i < count; i++) {
+    let frame: unknown;
+    if (count === 1 && typeof header === 'object' && header !== null && (header as { t?: unknown }).t !== 'mapped') {
+      // The common record: one payload, attached as `p`.
       const length = readLength();
       if (length < 0 || at + length > batch.length) return { frames, complete: false };
-      payloads.push(batch.slice(at, at + length));
+      frame = attachPayloads(header, batch.slice(at, at + length));
       at += length;
+    } else {
+      const payloads: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const length = readLength();
+        if (length < 0 || at + length > batch.length) return { frames, complete: false };
+        payloads.push(batch.slice(at, at + length));
+        at += length;
+      }
+      frame = attachPayloads(header, payloads);
     }
-    const frame = attachPayloads(header, payloads);
     if (frame === undefined) return { frames, complete: false };
     frames.push(frame);
   }
   return { frames, complete: true };
 }
 
-function attachPayloads(header: unknown, payloads: string[]): unknown {
+function attachPayloads(header: unknown, payloads: string[] | string): unknown {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return undefined;
   const h = header as Record<string, unknown>;
+  if (typeof payloads === 'string') {
+    // `h` is fresh from JSON.parse and nobody else holds it.
+    h.p = payloads;
+    return h;
+  }
   if (h.t === 'mapped') {
     if (!Array.isArray(h.r)) return undefined;
     let next = 0;

@@ -15,7 +15,7 @@ import {
   WorkerExitedError,
   ErrorCodes,
 } from './errors.js';
-import { Deadlines, type Deadline } from './deadlines.js';
+import { Deadlines } from './deadlines.js';
 import type { Logger } from './logger.js';
 import type { ResolvedBusOptions } from './options.js';
 import {
@@ -61,7 +61,8 @@ interface RequestBase {
   readonly ev: string;
   readonly p: string;
   readonly ms: number;
-  timer: Deadline | undefined;
+  /** Whether its deadline is scheduled (in `deadlines`, lane `ms`). */
+  timed: boolean;
   parked: boolean;
 }
 
@@ -153,7 +154,13 @@ export class Broker {
 
   /** Peers that left: a late envelope from one must not bring it back. */
   private readonly departed = new Set<number>();
-  private readonly deadlines = new Deadlines();
+  private readonly deadlines = new Deadlines<number>((key) => {
+    const req = this.requests.get(key);
+    if (!req) return;
+    req.timed = false;
+    if (req.op === 'm') this.timeoutMap(req);
+    else this.failConsume(req, new TimeoutError(req.ev, req.ms, req.delivery?.peer));
+  });
   /** Successful settlements not yet sent, per peer: they leave together as one 'oks' envelope. */
   private readonly oks = new Map<number, number[]>();
   private oksScheduled = false;
@@ -453,7 +460,7 @@ export class Broker {
       ev,
       p,
       ms,
-      timer: undefined,
+      timed: false,
       parked: false,
       op: 'c',
       tried: new Set(),
@@ -463,7 +470,8 @@ export class Broker {
       lastFailure: undefined,
     };
     this.requests.set(req.key, req);
-    req.timer = this.deadlines.schedule(ms, () => this.failConsume(req, new TimeoutError(ev, ms, req.delivery?.peer)));
+    this.deadlines.schedule(req.key, ms);
+    req.timed = true;
     this.routeConsume(req);
   }
 
@@ -492,7 +500,7 @@ export class Broker {
       ev: f.ev,
       p: f.p,
       ms: f.ms ?? this.options.timeoutMs,
-      timer: undefined,
+      timed: false,
       parked: false,
       op: 'm',
       mr: f.mr ?? this.options.maxResultBytes,
@@ -500,7 +508,8 @@ export class Broker {
       outcomes: new Map(),
     };
     this.requests.set(req.key, req);
-    req.timer = this.deadlines.schedule(req.ms, () => this.timeoutMap(req));
+    this.deadlines.schedule(req.key, req.ms);
+    req.timed = true;
     this.routeMap(req);
   }
 
@@ -590,8 +599,8 @@ export class Broker {
   // ---- settling -----------------------------------------------------------------------
 
   private finish(req: Request): void {
-    this.deadlines.cancel(req.timer);
-    req.timer = undefined;
+    if (req.timed) this.deadlines.cancel(req.key, req.ms);
+    req.timed = false;
     req.parked = false;
     this.requests.delete(req.key);
   }

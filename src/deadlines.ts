@@ -1,86 +1,70 @@
 /**
- * Deadlines of pending requests, on one timer. Every request has a deadline, and at tens of
- * thousands of requests a second one Node timer each (created, then almost always cleared)
- * costs more than the request itself. Deadlines are grouped in slots of `RESOLUTION_MS`, so a
- * deadline fires at most that much late; one timer waits for the earliest slot, and none
- * runs while nothing is pending.
+ * Deadlines of pending requests, with one timer per distinct timeout. At tens of thousands
+ * of requests a second, a Node timer each (created, then almost always cleared) costs more
+ * than the request. Requests with the same timeout expire in the order they were made, so
+ * each timeout gets a lane: an insertion-ordered map of key → deadline and one timer armed
+ * for its oldest entry. Cancelling is a map delete; the lane's timer is unref'd while the
+ * lane is empty so it never keeps a process alive.
  */
 import { timerDelay } from './protocol.js';
 
-/** How late a deadline may fire, in ms. */
-export const RESOLUTION_MS = 10;
-
-/** A scheduled deadline; pass it to `cancel`. */
-export interface Deadline {
-  readonly slot: number;
-  readonly fire: () => void;
+interface Lane<K> {
+  readonly entries: Map<K, number>;
+  timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires. */
+  armedFor: number;
 }
 
-export class Deadlines {
-  private readonly slots = new Map<number, Set<Deadline>>();
-  private timer: NodeJS.Timeout | undefined;
-  private armedFor = Infinity;
+export class Deadlines<K> {
+  private readonly lanes = new Map<number, Lane<K>>();
 
-  /** Calls `fire` in `ms` (at most `RESOLUTION_MS` late) unless cancelled first. */
-  schedule(ms: number, fire: () => void): Deadline {
-    const slot = Math.ceil((Date.now() + ms) / RESOLUTION_MS) * RESOLUTION_MS;
-    const deadline: Deadline = { slot, fire };
-    let set = this.slots.get(slot);
-    if (!set) {
-      set = new Set();
-      this.slots.set(slot, set);
+  /** @param expire - called with the key of each deadline that passes before it is cancelled. */
+  constructor(private readonly expire: (key: K) => void) {}
+
+  /** Expires `key` in `ms` unless `cancel(key, ms)` comes first. Keys must be unique while pending. */
+  schedule(key: K, ms: number): void {
+    let lane = this.lanes.get(ms);
+    if (!lane) {
+      lane = { entries: new Map(), timer: undefined, armedFor: 0 };
+      this.lanes.set(ms, lane);
     }
-    set.add(deadline);
-    if (slot < this.armedFor) this.arm(slot);
-    return deadline;
+    const at = Date.now() + ms;
+    lane.entries.set(key, at);
+    if (!lane.timer) this.arm(lane, at);
+    else if (lane.entries.size === 1) lane.timer.ref();
   }
 
-  /** Forgets a deadline; harmless if it already fired or was cancelled. */
-  cancel(deadline: Deadline | undefined): void {
-    if (!deadline) return;
-    const set = this.slots.get(deadline.slot);
-    if (!set) return;
-    set.delete(deadline);
-    if (set.size === 0) {
-      this.slots.delete(deadline.slot);
-      if (this.slots.size === 0) this.disarm();
-    }
+  /** Forgets a deadline; harmless if it already passed or was cancelled. */
+  cancel(key: K, ms: number): void {
+    const lane = this.lanes.get(ms);
+    if (!lane || !lane.entries.delete(key)) return;
+    if (lane.entries.size === 0) lane.timer?.unref();
   }
 
   /** How many deadlines are pending. */
   get size(): number {
     let n = 0;
-    for (const set of this.slots.values()) n += set.size;
+    for (const lane of this.lanes.values()) n += lane.entries.size;
     return n;
   }
 
-  private arm(slot: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.armedFor = slot;
-    this.timer = setTimeout(() => this.expire(), timerDelay(Math.max(0, slot - Date.now())));
+  private arm(lane: Lane<K>, at: number): void {
+    // An expiry callback may have scheduled (and armed) during a sweep.
+    if (lane.timer) clearTimeout(lane.timer);
+    lane.armedFor = at;
+    lane.timer = setTimeout(() => this.sweep(lane), timerDelay(Math.max(0, at - Date.now())));
   }
 
-  private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.armedFor = Infinity;
-  }
-
-  private expire(): void {
-    this.timer = undefined;
-    this.armedFor = Infinity;
+  private sweep(lane: Lane<K>): void {
+    lane.timer = undefined;
     const now = Date.now();
-    const due: Deadline[] = [];
-    let next = Infinity;
-    for (const [slot, set] of this.slots) {
-      if (slot <= now) {
-        for (const d of set) due.push(d);
-        this.slots.delete(slot);
-      } else if (slot < next) {
-        next = slot;
+    for (const [key, at] of lane.entries) {
+      if (at > now) {
+        this.arm(lane, at);
+        return;
       }
+      lane.entries.delete(key);
+      this.expire(key);
     }
-    if (next !== Infinity) this.arm(next);
-    for (const d of due) d.fire();
   }
 }

@@ -4,7 +4,7 @@
  * a transport to the master) and the master itself (peer 0, linked to the broker in-process).
  */
 import { decode, encode, exceeds } from './codec.js';
-import { Deadlines, type Deadline } from './deadlines.js';
+import { Deadlines } from './deadlines.js';
 import { encodePlain } from './plain-json.js';
 import type { BusError } from './errors.js';
 import {
@@ -67,7 +67,8 @@ interface Pending {
   readonly op: RequestSpec['op'];
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: BusError) => void;
-  timer: Deadline | undefined;
+  /** The local deadline's timeout, in ms (its lane in `deadlines`). */
+  readonly wait: number;
 }
 
 /** Counters and table sizes of one endpoint. */
@@ -97,7 +98,12 @@ const opNames: Record<WireOp, HandlerContext['op']> = { b: 'broadcast', c: 'cons
 export class Endpoint {
   private readonly handlers = new Map<string, AnyHandler[]>();
   private readonly pending = new Map<number, Pending>();
-  private readonly deadlines = new Deadlines();
+  private readonly deadlines = new Deadlines<number>((id) => {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.reject(new TimeoutError(p.ev, p.wait));
+  });
   /** Events whose map results the generator knows JSON cannot carry: straight to superjson. */
   private readonly richResults = new Set<string>();
   private nextId = 1;
@@ -181,14 +187,10 @@ export class Endpoint {
       } else if (op !== 'broadcast' && base.maxResultBytes !== undefined) {
         frame.mr = base.maxResultBytes;
       }
-      const pending: Pending = { ev: base.ev, op, resolve, reject, timer: undefined };
-      this.pending.set(id, pending);
       // The broker decides timeouts; this deadline only covers a broker that never answers.
-      const localDeadline = (op === 'broadcast' ? this.options.timeoutMs : timeoutMs) + LOCAL_GRACE_MS;
-      pending.timer = this.deadlines.schedule(localDeadline, () => {
-        this.pending.delete(id);
-        reject(new TimeoutError(base.ev, localDeadline));
-      });
+      const wait = (op === 'broadcast' ? this.options.timeoutMs : timeoutMs) + LOCAL_GRACE_MS;
+      this.pending.set(id, { ev: base.ev, op, resolve, reject, wait });
+      this.deadlines.schedule(id, wait);
       if (!this.sendUp(frame)) {
         this.settle(id);
         reject(new NotConnectedError(base.ev));
@@ -283,7 +285,9 @@ export class Endpoint {
         });
         return;
       }
-      for (const handler of [...list]) this.runBroadcastHandler(handler, payload, ctx);
+      // A handler may remove itself while running: iterate over a copy when there are several.
+      if (list.length === 1) this.runBroadcastHandler(list[0] as AnyHandler, payload, ctx);
+      else for (const handler of [...list]) this.runBroadcastHandler(handler, payload, ctx);
       return;
     }
     const handler = list?.[0];
@@ -358,7 +362,7 @@ export class Endpoint {
     const p = this.pending.get(id);
     if (!p) return undefined;
     this.pending.delete(id);
-    this.deadlines.cancel(p.timer);
+    this.deadlines.cancel(id, p.wait);
     return p;
   }
 

@@ -1,6 +1,6 @@
 /**
  * `clusterbus gen` on generated contracts of 10, 100 and 500 events: the wall time of the
- * CLI process (`node --import tsx --conditions=clusterbus-source codegen/cli.ts gen <file>`,
+ * CLI process as users run it (`node bin/clusterbus.js gen <file>`, over the build in dist/,
  * start-up included), the start-up alone (`--help` loads the same modules), and the
  * generator called in-process (codegen/generate.ts `generate`).
  */
@@ -12,14 +12,15 @@ import { median } from '../stats.js';
 import { shellLine, timeProcess } from './timing.js';
 import { SIZES, type Workspace } from './workspace.js';
 
-const CLI = path.join(REPO, 'codegen', 'cli.ts');
-const FLAGS = ['--import', 'tsx', '--conditions=clusterbus-source'];
+// The installed CLI as users run it: bin/clusterbus.js over the build in dist/.
+const CLI = path.join(REPO, 'bin', 'clusterbus.js');
+const FLAGS: string[] = [];
 
 export async function benchGen(ws: Workspace, repeats: number, log: (line: string) => void): Promise<ToolRow[]> {
   const rows: ToolRow[] = [];
   const node = process.execPath;
 
-  // Start-up only: node, tsx and the generator's modules (ts-morph included), no contract.
+  // Start-up only: node and the generator's modules (ts-morph included), no contract.
   {
     const args = [...FLAGS, CLI, '--help'];
     const runs: number[] = [];
