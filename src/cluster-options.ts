@@ -92,6 +92,12 @@ export interface ClusterOptions {
   handleSignals?: boolean;
   /** Hard deadline of a graceful shutdown. Default: 15 000 ms. */
   shutdownTimeoutMs?: number;
+  /**
+   * IPC serialization of the workers' channels. `'advanced'` (V8's serializer) copies the
+   * bus's batched strings as they are, where `'json'` escapes them again; your own
+   * `process.send` messages then follow the structured-clone rules. Default: `'advanced'`.
+   */
+  serialization?: 'json' | 'advanced';
   /** Where the supervisor logs. Default: concise lines on stderr (silent when `NODE_ENV=test`). */
   logger?: Logger;
   /** Bus options, applied in the master and in every worker. */
@@ -141,6 +147,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     reloadSignal: options.reloadSignal ?? 'SIGUSR2',
     handleSignals: options.handleSignals ?? true,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 15_000,
+    serialization: options.serialization ?? 'advanced',
     logger: options.logger ?? options.bus?.logger ?? stderrLogger(),
     bus: options.bus,
   };

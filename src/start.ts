@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { configureBus, getBus } from './bus.js';
 import { resolveClusterOptions, type ClusterControl, type ClusterOptions } from './cluster-options.js';
-import { StartFailedError } from './errors.js';
+import { BadOptionsError, StartFailedError } from './errors.js';
 import { Supervisor } from './supervisor.js';
 import { installWorkerRuntime } from './worker-runtime.js';
 
@@ -37,6 +37,10 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
     return undefined;
   }
 
+  if (resolved.serialization !== 'json' && resolved.serialization !== 'advanced') {
+    throw new BadOptionsError(`serialization must be 'json' or 'advanced', got ${String(resolved.serialization)}`);
+  }
+  cluster.setupPrimary({ serialization: resolved.serialization });
   const bus = getBus();
   if (!bus.broker) throw new StartFailedError('the master has no broker');
   const supervisor = new Supervisor(resolved, bus.broker);
