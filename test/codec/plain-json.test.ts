@@ -1,18 +1,7 @@
 import test from 'ava';
 import superjson from 'superjson';
 import { encodePlain } from '../../src/plain-json.js';
-
-// A small seeded PRNG (mulberry32) so a failure names a seed that reproduces it.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/fuzz.js';
 
 const specials: (() => unknown)[] = [
   () => undefined,
