@@ -1,7 +1,7 @@
 /**
  * A throw-away consumer project under os.tmpdir() for the tooling measurements: generated
  * contracts of N events, a package.json, and `node_modules/clusterbus` (a symlink to this
- * repository, resolved through its `clusterbus-source` export condition to src/) plus
+ * repository, resolved as users resolve it, to the build in dist/) plus
  * `node_modules/@types` (the repository's, for `types: ["node"]`).
  */
 import fs from 'node:fs';
@@ -112,7 +112,10 @@ export function consumerSource(n: number, typed: boolean): string {
   return lines.join('\n');
 }
 
-/** A tsconfig for one consumer file: strict, nodenext, the `clusterbus-source` condition. */
+/**
+ * A tsconfig for one consumer file: strict, nodenext. `clusterbus` resolves as it does for
+ * users, to the declarations of the build in dist/ (`npm run bench` builds first).
+ */
 export function tsconfigSource(file: string): string {
   const config = {
     compilerOptions: {
@@ -124,7 +127,6 @@ export function tsconfigSource(file: string): string {
       noEmit: true,
       skipLibCheck: true,
       types: ['node'],
-      customConditions: ['clusterbus-source'],
     },
     files: [file],
   };
