@@ -55,13 +55,16 @@ export class Outbox {
     this.chars = 0;
     const batch = parts.join('');
     forgetLastRecord();
-    this.unflushed += batch.length;
+    // Only the size is kept for the callback: the channel has its own copy of the batch, and
+    // holding on to the string until the write completes would keep every unwritten batch twice.
+    const size = batch.length;
+    this.unflushed += size;
     const sent = this.write(batch, () => {
-      this.unflushed -= batch.length;
+      this.unflushed -= size;
       if (!this.congested) this.release();
     });
     if (!sent) {
-      this.unflushed -= batch.length;
+      this.unflushed -= size;
       this.release();
     }
   }
