@@ -15,14 +15,13 @@ import {
   WorkerExitedError,
   ErrorCodes,
 } from './errors.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines, timerDelay } from './deadlines.js';
 import type { Logger } from './logger.js';
 import type { ResolvedBusOptions } from './options.js';
 import {
   PROTOCOL_VERSION,
   errorToWire,
   parseUpFrame,
-  timerDelay,
   type CallFrame,
   type DownFrame,
   type ReplyFrame,

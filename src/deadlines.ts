@@ -6,7 +6,18 @@
  * for its oldest entry. Cancelling is a map delete; the lane's timer is unref'd while the
  * lane is empty so it never keeps a process alive.
  */
-import { timerDelay } from './protocol.js';
+
+/** Longest delay Node's timers honour (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The delay to give `setTimeout` for a deadline of `ms`. Deadlines are any positive safe
+ * integer, but Node fires a timer whose delay does not fit in 32 bits after 1 ms (with a
+ * TimeoutOverflowWarning), which would turn a very long deadline into an immediate timeout.
+ */
+export function timerDelay(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
+}
 
 interface Lane<K> {
   readonly entries: Map<K, number>;

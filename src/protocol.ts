@@ -128,18 +128,6 @@ export interface OksFrame {
 /** What the broker sends to an endpoint. */
 export type DownFrame = CallFrame | DoneFrame | MappedFrame | OksFrame;
 
-/** Longest delay Node's timers honour (2^31 - 1 ms, about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * The delay to give `setTimeout` for a deadline of `ms`. Deadlines are any positive safe
- * integer, but Node fires a timer whose delay does not fit in 32 bits after 1 ms (with a
- * TimeoutOverflowWarning), which would turn a very long deadline into an immediate timeout.
- */
-export function timerDelay(ms: number): number {
-  return Math.min(ms, MAX_TIMER_MS);
-}
-
 /** Whether `msg` claims to be one of ours; anything else is the user's own IPC. */
 export function isBusMessage(msg: unknown): msg is { cb: number; t: unknown } {
   return typeof msg === 'object' && msg !== null && (msg as { cb?: unknown }).cb === PROTOCOL_VERSION;

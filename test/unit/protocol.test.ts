@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS, timerDelay } from '../../src/deadlines.js';
 import test from 'ava';
 import {
   BadPayloadError,
@@ -18,13 +19,11 @@ import {
   type ErrorCode,
 } from 'clusterbus';
 import {
-  MAX_TIMER_MS,
   errorFromWire,
   errorToWire,
   isBusMessage,
   parseDownFrame,
   parseUpFrame,
-  timerDelay,
   type WireError,
 } from '../../src/protocol.js';
 
