@@ -33,8 +33,11 @@ function isPlain(v: unknown, seen: Set<object>, depth: number): boolean {
       return Number.isFinite(v) && !Object.is(v, -0);
     case 'object': {
       if (v === null) return true;
-      if (depth >= MAX_DEPTH || seen.has(v)) return false;
+      if (depth >= MAX_DEPTH) return false;
+      // One hash operation instead of has + add: a set that did not grow had it already.
+      const before = seen.size;
       seen.add(v);
+      if (seen.size === before) return false;
       if (Array.isArray(v)) {
         if (Object.getPrototypeOf(v) !== Array.prototype) return false;
         for (let i = 0; i < v.length; i++) {
