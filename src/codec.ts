@@ -5,11 +5,12 @@
  */
 import superjson from 'superjson';
 import { BadPayloadError } from './errors.js';
+import { decodeRich, encodeRich } from './rich-json.js';
 
 /** Encodes a payload or result; throws `BadPayloadError` for values superjson cannot carry. */
 export function encode(value: unknown, event: string, worker: number): string {
   try {
-    return superjson.stringify(value);
+    return encodeRich(value) ?? superjson.stringify(value);
   } catch (err) {
     throw new BadPayloadError(`cannot encode "${event}": ${(err as Error).message}`, { event, worker });
   }
@@ -34,6 +35,9 @@ export function decode(text: string, event: string, worker: number): unknown {
     return (parsed as { json: unknown }).json;
   }
   try {
+    // The common annotations are applied directly; anything else is superjson's to restore.
+    const fast = decodeRich(parsed as { json: unknown; meta?: unknown });
+    if (fast) return fast.value;
     return superjson.deserialize(parsed as Parameters<typeof superjson.deserialize>[0]);
   } catch (err) {
     throw new BadPayloadError(`cannot decode "${event}": ${(err as Error).message}`, { event, worker });
