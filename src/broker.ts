@@ -7,8 +7,9 @@
  * It reads envelopes only; payload bytes pass through untouched.
  */
 import { exceeds } from './codec.js';
+import type { BusError } from './errors.js';
 import {
-  BusError,
+  ClosedError,
   NoHandlerError,
   PayloadTooLargeError,
   TimeoutError,
@@ -299,7 +300,7 @@ export class Broker {
     this.closed = true;
     for (const req of [...this.requests.values()]) {
       if (req.caller !== undefined)
-        this.sendDone(req.caller, req.callerId, errorToWire(closedError(req.ev), req.ev, 0));
+        this.sendDone(req.caller, req.callerId, errorToWire(new ClosedError(req.ev), req.ev, 0));
       this.abandon(req);
     }
     for (const peer of this.peers.values()) this.clearStartTimer(peer);
@@ -687,8 +688,4 @@ export class Broker {
     for (const [peer, ids] of this.oks) this.send(peer, { cb: PROTOCOL_VERSION, t: 'oks', ids });
     this.oks.clear();
   }
-}
-
-function closedError(event: string): BusError {
-  return new BusError(ErrorCodes.CLOSED, `bus closed; "${event}" was not completed`, { event });
 }

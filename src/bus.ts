@@ -57,10 +57,10 @@ export function busStats(): { endpoint: EndpointStats; broker?: BrokerStats } {
  * master sees the same ordering and re-entrancy as a worker.
  */
 export function createMasterBus(options: ResolvedBusOptions, transport: BrokerTransport): ProcessBus {
-  // The endpoint and the broker send to each other; each is created before the other can send.
-  const link: { endpoint?: Endpoint; broker?: Broker } = {};
+  // The endpoint and the broker send to each other; the broker sends nothing before the
+  // endpoint below exists, so its closure may name it.
   const sendDown = (peer: number, frame: DownFrame): void => {
-    if (peer === 0) queueMicrotask(() => link.endpoint?.receive(frame));
+    if (peer === 0) queueMicrotask(() => endpoint.receive(frame));
     else transport.send(peer, frame);
   };
   const broker = new Broker(options, sendDown, options.logger, {
@@ -75,8 +75,6 @@ export function createMasterBus(options: ResolvedBusOptions, transport: BrokerTr
     process.nextTick(() => broker.receive(0, frame));
     return true;
   });
-  link.broker = broker;
-  link.endpoint = endpoint;
   transport.bind({
     onPeerStarting: (peer) => broker.peerStarting(peer),
     onMessage: (peer, message) => broker.receive(peer, message),

@@ -5,10 +5,20 @@
  */
 import superjson from 'superjson';
 import { BadPayloadError } from './errors.js';
+import { encodePlain } from './plain-json.js';
 import { decodeRich, encodeRich } from './rich-json.js';
 
-/** Encodes a payload or result; throws `BadPayloadError` for values superjson cannot carry. */
-export function encode(value: unknown, event: string, worker: number): string {
+/**
+ * Encodes a payload or result into superjson's format; throws `BadPayloadError` for values
+ * superjson cannot carry. The fastest encoder that knows the value writes it: the plain-JSON
+ * one (skipped when the generator says the type is `plain: false`), then the rich one, then
+ * superjson itself.
+ */
+export function encode(value: unknown, event: string, worker: number, plain?: boolean): string {
+  if (plain !== false) {
+    const fast = encodePlain(value);
+    if (fast !== undefined) return fast;
+  }
   try {
     return encodeRich(value) ?? superjson.stringify(value);
   } catch (err) {

@@ -22,8 +22,6 @@ export function timerDelay(ms: number): number {
 interface Lane<K> {
   readonly entries: Map<K, number>;
   timer: NodeJS.Timeout | undefined;
-  /** When the armed timer fires. */
-  armedFor: number;
 }
 
 export class Deadlines<K> {
@@ -36,7 +34,7 @@ export class Deadlines<K> {
   schedule(key: K, ms: number): void {
     let lane = this.lanes.get(ms);
     if (!lane) {
-      lane = { entries: new Map(), timer: undefined, armedFor: 0 };
+      lane = { entries: new Map(), timer: undefined };
       this.lanes.set(ms, lane);
     }
     const at = Date.now() + ms;
@@ -62,7 +60,6 @@ export class Deadlines<K> {
   private arm(lane: Lane<K>, at: number): void {
     // An expiry callback may have scheduled (and armed) during a sweep.
     if (lane.timer) clearTimeout(lane.timer);
-    lane.armedFor = at;
     lane.timer = setTimeout(() => this.sweep(lane), timerDelay(Math.max(0, at - Date.now())));
   }
 

@@ -5,7 +5,6 @@
  */
 import { decode, encode, exceeds } from './codec.js';
 import { Deadlines } from './deadlines.js';
-import { encodePlain } from './plain-json.js';
 import type { BusError } from './errors.js';
 import {
   ClosedError,
@@ -166,7 +165,7 @@ export class Endpoint {
       if (this.closed) return reject(new ClosedError(base.ev));
       let p: string;
       try {
-        p = (base.plainPayload === false ? undefined : encodePlain(payload)) ?? encode(payload, base.ev, this.worker);
+        p = encode(payload, base.ev, this.worker, base.plainPayload);
       } catch (err) {
         return reject(err);
       }
@@ -269,11 +268,10 @@ export class Endpoint {
   // ---- running handlers ----------------------------------------------------------------
 
   private run(call: CallFrame): void {
-    const op = opNames[call.op];
-    const ctx: HandlerContext = { event: call.ev, op, from: call.from, worker: this.worker };
     const list = this.handlers.get(call.ev);
-    if (call.op === 'b') {
-      if (!list) return;
+    if (call.op === 'b' && !list) return;
+    const ctx: HandlerContext = { event: call.ev, op: opNames[call.op], from: call.from, worker: this.worker };
+    if (call.op === 'b' && list) {
       let payload: unknown;
       try {
         payload = decode(call.p, call.ev, this.worker);
@@ -322,14 +320,16 @@ export class Endpoint {
   }
 
   private runBroadcastHandler(handler: AnyHandler, payload: unknown, ctx: HandlerContext): void {
-    const report = (err: unknown): void =>
-      this.log.error('broadcast handler failed', { event: ctx.event, worker: this.worker, error: describe(err) });
     try {
       const result = handler(payload, ctx);
-      if (isThenable(result)) result.then(undefined, report);
+      if (isThenable(result)) result.then(undefined, (err: unknown) => this.reportBroadcastFailure(ctx, err));
     } catch (err) {
-      report(err);
+      this.reportBroadcastFailure(ctx, err);
     }
+  }
+
+  private reportBroadcastFailure(ctx: HandlerContext, err: unknown): void {
+    this.log.error('broadcast handler failed', { event: ctx.event, worker: this.worker, error: describe(err) });
   }
 
   private replyValue(call: CallFrame, value: unknown): void {
@@ -340,7 +340,7 @@ export class Endpoint {
     }
     let p: string;
     try {
-      p = (this.richResults.has(call.ev) ? undefined : encodePlain(value)) ?? encode(value, call.ev, this.worker);
+      p = encode(value, call.ev, this.worker, this.richResults.has(call.ev) ? false : undefined);
     } catch (err) {
       return this.replyError(call, err);
     }

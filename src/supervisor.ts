@@ -250,13 +250,13 @@ export class Supervisor implements ClusterControl {
       case 'reload':
         this.options.logger.info('reload requested by a worker', { worker: worker.id });
         this.reload().then(
-          () => this.reply(worker, { cbc: CONTROL_VERSION, t: 'reloaded', id: control.id, ok: true }),
+          () => this.tell(worker, { cbc: CONTROL_VERSION, t: 'reloaded', id: control.id, ok: true }),
           (err: Error) =>
-            this.reply(worker, { cbc: CONTROL_VERSION, t: 'reloaded', id: control.id, ok: false, error: err.message }),
+            this.tell(worker, { cbc: CONTROL_VERSION, t: 'reloaded', id: control.id, ok: false, error: err.message }),
         );
         return;
       case 'status':
-        return this.reply(worker, {
+        return this.tell(worker, {
           cbc: CONTROL_VERSION,
           t: 'status',
           id: control.id,
@@ -265,7 +265,8 @@ export class Supervisor implements ClusterControl {
     }
   };
 
-  private reply(worker: Worker, message: MasterControl): void {
+  /** Sends a supervision message to a worker (an answer or an order); never throws. */
+  private tell(worker: Worker, message: MasterControl): void {
     // id 0 is the legacy string directive: nobody waits for an answer.
     if ('id' in message && message.id === 0) return;
     if (!worker.isConnected()) return;
@@ -284,7 +285,7 @@ export class Supervisor implements ClusterControl {
     m.readyTimer = undefined;
     this.options.logger.info('worker ready', { worker: m.worker.id, slot: m.slot.index, pid: m.worker.process.pid });
     // The worker may have become ready by listening; it needs to know, to handle a crash right.
-    this.reply(m.worker, { cbc: CONTROL_VERSION, t: 'ready' });
+    this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'ready' });
     if (m.role === 'replacement') this.promote(m);
     m.settled.resolve();
     if (!this.allReady.done && this.slots.every((s) => s.current?.state === 'ready')) this.allReady.resolve();
@@ -399,7 +400,7 @@ export class Supervisor implements ClusterControl {
         setTimeout(tellWhenIdle, 20);
         return;
       }
-      this.reply(m.worker, { cbc: CONTROL_VERSION, t: 'drain' });
+      this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'drain' });
     };
     tellWhenIdle();
   }

@@ -146,11 +146,6 @@ export class WorkerRuntime implements WorkerContext {
   }
 }
 
-/** The runtime of this worker, when it was started by `startCluster`. */
-export function workerRuntime(): WorkerRuntime | undefined {
-  return runtime;
-}
-
 /** Installs the worker runtime once. */
 export function installWorkerRuntime(logger: Logger, drainHookTimeoutMs: number): WorkerRuntime {
   if (!runtime) {

@@ -9,12 +9,7 @@ let configured = false;
 
 /** Forks `n` fixture workers and waits until each has joined the bus. */
 export async function startWorkers(n: number, env: Record<string, string> = {}): Promise<Worker[]> {
-  if (!configured) {
-    // Workers inherit the test process's --import=tsx and export conditions.
-    cluster.setupPrimary({ exec: workerScript, silent: false });
-    configured = true;
-  }
-  const workers = Array.from({ length: n }, () => cluster.fork({ NODE_ENV: 'test', ...env }));
+  const workers = forkWorkers(n, env);
   await waitFor(() => workers.every((w) => isJoined(w.id)), 20_000, `${n} workers to join`);
   return workers;
 }
@@ -22,6 +17,7 @@ export async function startWorkers(n: number, env: Record<string, string> = {}):
 /** Forks workers without waiting for them. */
 export function forkWorkers(n: number, env: Record<string, string> = {}): Worker[] {
   if (!configured) {
+    // Workers inherit the test process's --import=tsx and export conditions.
     cluster.setupPrimary({ exec: workerScript, silent: false });
     configured = true;
   }
