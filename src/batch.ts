@@ -6,8 +6,9 @@
  *
  * A batch is `BATCH_TAG` followed by records. A record is
  *   `<header length>:<header JSON><payload count>:` then, per payload, `<length>:<payload>`
- * where the header is the envelope without its payload strings (`p`, and the `p` of each
- * successful map outcome), and lengths count UTF-16 code units. The reader only parses
+ * where the header is the envelope without its payload strings (`p`, the `p` of each
+ * successful map outcome, or a broadcast run's `ps`, which the header replaces by their
+ * number), and lengths count UTF-16 code units. The reader only parses
  * headers; payloads come out as slices of the batch, never decoded.
  */
 import type { DownFrame, UpFrame, WireOutcome } from './protocol.js';
@@ -65,6 +66,10 @@ function writeRecord(parts: string[], frame: AnyFrame): number {
         return o;
       }),
     });
+  } else if ((frame.t === 'req' || frame.t === 'call') && frame.ps !== undefined) {
+    // A broadcast run: the header says how many payloads follow in place of the list.
+    payloads = frame.ps;
+    json = JSON.stringify({ ...frame, p: undefined, ps: payloads.length });
   } else if ('p' in frame && typeof frame.p === 'string') {
     // JSON.stringify leaves out a property whose value is undefined: blanking `p` for the
     // call writes the header without copying the envelope (and keeps its shape for V8).
@@ -143,7 +148,13 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
     const count = readLength();
     if (count < 0 || count > MAX_PAYLOADS_PER_RECORD) return { frames, complete: false };
     let frame: unknown;
-    if (count === 1 && typeof header === 'object' && header !== null && (header as { t?: unknown }).t !== 'mapped') {
+    if (
+      count === 1 &&
+      typeof header === 'object' &&
+      header !== null &&
+      (header as { t?: unknown }).t !== 'mapped' &&
+      (header as { ps?: unknown }).ps === undefined
+    ) {
       // The common record: one payload, attached as `p`.
       const length = readLength();
       if (length < 0 || at + length > batch.length) return { frames, complete: false };
@@ -187,6 +198,13 @@ function attachPayloads(header: unknown, payloads: string[] | string): unknown {
     }
     if (next !== payloads.length) return undefined;
     return { ...h, r };
+  }
+  if (h.ps !== undefined) {
+    // A broadcast run: its header counted the payloads.
+    if (h.ps !== payloads.length) return undefined;
+    h.p = '';
+    h.ps = payloads;
+    return h;
   }
   if (payloads.length === 0) return h;
   if (payloads.length !== 1) return undefined;

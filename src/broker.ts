@@ -45,6 +45,8 @@ interface Peer {
   startTimer: NodeJS.Timeout | undefined;
   /** Broadcasts sent while it was starting, delivered when it joins. */
   queued: CallFrame[];
+  /** Broadcasts in `queued` (a run counts each of its payloads). */
+  queuedCount: number;
 }
 
 interface Delivery {
@@ -318,6 +320,7 @@ export class Broker {
       expectedSoon: state === 'starting',
       startTimer: undefined,
       queued: [],
+      queuedCount: 0,
     };
     this.peers.set(id, peer);
     this.routes.clear();
@@ -333,6 +336,7 @@ export class Broker {
     this.clearStartTimer(peer);
     const queued = peer.queued;
     peer.queued = [];
+    peer.queuedCount = 0;
     for (const call of queued) if (peer.handlers.has(call.ev)) this.send(id, call);
     this.retryParked();
   }
@@ -371,7 +375,9 @@ export class Broker {
   private request(from: number, f: RequestFrame): void {
     if (!this.peers.has(from)) this.peerStarting(from);
     const limit = Math.min(f.mp ?? this.options.maxPayloadBytes, this.options.maxPayloadBytes);
-    const size = exceeds(f.p, limit);
+    // A run with one payload over the limit is refused as a whole: the sender checked every
+    // payload against the same limit, so only a sender that skipped the check gets here.
+    const size = f.ps === undefined ? exceeds(f.p, limit) : firstOversized(f.ps, limit);
     if (size !== undefined) {
       const err = new PayloadTooLargeError(f.ev, 'payload', size, limit, from);
       return this.sendDone(from, f.id, errorToWire(err, f.ev, from));
@@ -388,20 +394,33 @@ export class Broker {
 
   private broadcast(from: number, f: RequestFrame): void {
     const call: CallFrame = { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: f.p, from };
+    if (f.ps !== undefined) call.ps = f.ps;
+    const count = f.ps?.length ?? 1;
     const targets = this.routable(f.ev);
     for (const id of targets) this.send(id, call);
     let reached = targets.length;
     for (const peer of this.peers.values()) {
       if (peer.state === 'starting' && peer.expectedSoon) {
-        if (peer.queued.length >= MAX_QUEUED_PER_PEER) {
-          peer.queued.shift();
-          this.log.warn('dropped a broadcast queued for a starting worker', { event: f.ev, worker: peer.id });
-        }
         peer.queued.push(call);
+        peer.queuedCount += count;
+        while (peer.queuedCount > MAX_QUEUED_PER_PEER) {
+          const dropped = peer.queued.shift() as CallFrame;
+          const n = dropped.ps?.length ?? 1;
+          peer.queuedCount -= n;
+          this.log.warn(
+            n === 1
+              ? 'dropped a broadcast queued for a starting worker'
+              : `dropped ${n} broadcasts queued for a starting worker`,
+            {
+              event: dropped.ev,
+              worker: peer.id,
+            },
+          );
+        }
         reached++;
       }
     }
-    if (reached === 0) this.unhandledBroadcasts++;
+    if (reached === 0) this.unhandledBroadcasts += count;
     // Accepted once every channel it went to can take more: a sender outrunning a slow
     // worker waits here instead of the master buffering without bound.
     let blocked: number[] | undefined;
@@ -688,4 +707,13 @@ export class Broker {
     for (const [peer, ids] of this.oks) this.send(peer, { cb: PROTOCOL_VERSION, t: 'oks', ids });
     this.oks.clear();
   }
+}
+
+/** The size of the first of `payloads` over `limit`, if any. */
+function firstOversized(payloads: readonly string[], limit: number): number | undefined {
+  for (const p of payloads) {
+    const size = exceeds(p, limit);
+    if (size !== undefined) return size;
+  }
+  return undefined;
 }

@@ -70,6 +70,15 @@ interface Pending {
   readonly wait: number;
 }
 
+/** The broadcasts of one event this turn, travelling as one request (see `Endpoint.broadcast`). */
+interface OpenRun {
+  readonly base: RequestBase;
+  readonly frame: RequestFrame & { ps: string[] };
+  readonly promise: Promise<undefined>;
+  /** Characters of payload in the run. */
+  chars: number;
+}
+
 /** Counters and table sizes of one endpoint. */
 export interface EndpointStats {
   /** This endpoint's worker id (`0` in the master). */
@@ -89,6 +98,11 @@ export interface EndpointStats {
  * timeout itself; covers a master that is too busy or gone.
  */
 const LOCAL_GRACE_MS = 1_000;
+
+/** A broadcast run leaves once it holds this many payloads ... */
+const RUN_PAYLOADS = 512;
+/** ... or this many characters of them (the size of a batch). */
+const RUN_CHARS = 1024 * 1024;
 
 const wireOps: Record<RequestSpec['op'], WireOp> = { broadcast: 'b', consume: 'c', map: 'm', mapSettled: 'm' };
 const opNames: Record<WireOp, HandlerContext['op']> = { b: 'broadcast', c: 'consume', m: 'map' };
@@ -111,6 +125,22 @@ export class Endpoint {
   private joined = false;
   private announceScheduled = false;
   private closed = false;
+  /** Broadcasts made this turn and not sent yet. */
+  private openRun: OpenRun | undefined;
+  private readonly closeOpenRun = (): void => {
+    const run = this.openRun;
+    if (!run) return;
+    this.openRun = undefined;
+    const frame: RequestFrame = run.frame;
+    // A run of one travels like a single broadcast.
+    if (run.frame.ps.length === 1) {
+      frame.p = run.frame.ps[0] as string;
+      delete frame.ps;
+    }
+    // Settled meanwhile (the link or the endpoint closed): nothing to send.
+    if (!this.pending.has(frame.id)) return;
+    if (!this.sendUp(frame)) this.settle(frame.id)?.reject(new NotConnectedError(frame.ev));
+  };
 
   constructor(
     /** Worker id of this process (`0` for the master). */
@@ -161,6 +191,7 @@ export class Endpoint {
    * messenger) apart from the per-call part, so a call allocates no request object.
    */
   requestWith(base: RequestBase, payload: unknown, call?: CallOverrides): Promise<unknown> {
+    if (base.op === 'broadcast') return this.broadcast(base, payload);
     return new Promise<unknown>((resolve, reject) => {
       if (this.closed) return reject(new ClosedError(base.ev));
       let p: string;
@@ -190,11 +221,71 @@ export class Endpoint {
       const wait = (op === 'broadcast' ? this.options.timeoutMs : timeoutMs) + LOCAL_GRACE_MS;
       this.pending.set(id, { ev: base.ev, op, resolve, reject, wait });
       this.deadlines.schedule(id, wait);
-      if (!this.sendUp(frame)) {
+      if (!this.send(frame)) {
         this.settle(id);
         reject(new NotConnectedError(base.ev));
       }
     });
+  }
+
+  /**
+   * A broadcast. The broadcasts of one event made in a row in one turn of the event loop
+   * form a run: one request the broker routes and accepts as a whole, so they share one
+   * promise (and one deadline). Receivers still run them one by one, in order. A run ends
+   * at the end of the turn, at another request or reply (which keeps everything this
+   * process sends in order), or when it is full.
+   */
+  private broadcast(base: RequestBase, payload: unknown): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClosedError(base.ev));
+    let p: string;
+    try {
+      p = encode(payload, base.ev, this.worker, base.plainPayload);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const size = exceeds(p, base.maxPayloadBytes);
+    if (size !== undefined) {
+      return Promise.reject(new PayloadTooLargeError(base.ev, 'payload', size, base.maxPayloadBytes, this.worker));
+    }
+    const open = this.openRun;
+    if (
+      open &&
+      open.base.ev === base.ev &&
+      open.base.maxPayloadBytes === base.maxPayloadBytes &&
+      open.frame.ps.length < RUN_PAYLOADS &&
+      open.chars + p.length <= RUN_CHARS
+    ) {
+      open.frame.ps.push(p);
+      open.chars += p.length;
+      return open.promise;
+    }
+    if (open) this.closeOpenRun();
+    const id = this.nextId++;
+    const frame: RequestFrame & { ps: string[] } = {
+      cb: PROTOCOL_VERSION,
+      t: 'req',
+      id,
+      ev: base.ev,
+      op: 'b',
+      p: '',
+      ps: [p],
+    };
+    if (base.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = base.maxPayloadBytes;
+    // The broker decides timeouts; this deadline only covers a broker that never answers.
+    const wait = this.options.timeoutMs + LOCAL_GRACE_MS;
+    const promise = new Promise<undefined>((resolve, reject) => {
+      this.pending.set(id, { ev: base.ev, op: 'broadcast', resolve: () => resolve(undefined), reject, wait });
+    });
+    this.deadlines.schedule(id, wait);
+    this.openRun = { base, frame, promise, chars: p.length };
+    queueMicrotask(this.closeOpenRun);
+    return promise;
+  }
+
+  /** Sends a frame after the broadcasts made before it. */
+  private send(frame: UpFrame): boolean {
+    if (this.openRun) this.closeOpenRun();
+    return this.sendUp(frame);
   }
 
   /** An envelope from the broker. Never throws. */
@@ -222,6 +313,7 @@ export class Endpoint {
 
   /** The link to the broker is gone: every pending call fails now rather than at its deadline. */
   disconnected(): void {
+    this.openRun = undefined;
     for (const [id, p] of this.pending) {
       this.settle(id);
       p.reject(new NotConnectedError(p.ev));
@@ -231,6 +323,7 @@ export class Endpoint {
   /** Fails every pending call and refuses new ones. */
   close(): void {
     this.closed = true;
+    this.openRun = undefined;
     for (const [id, p] of this.pending) {
       this.settle(id);
       p.reject(new ClosedError(p.ev));
@@ -260,7 +353,7 @@ export class Endpoint {
     setImmediate(() => {
       this.announceScheduled = false;
       const ev = this.events();
-      this.sendUp({ cb: PROTOCOL_VERSION, t: this.joined ? 'handlers' : 'hello', ev });
+      this.send({ cb: PROTOCOL_VERSION, t: this.joined ? 'handlers' : 'hello', ev });
       this.joined = true;
     });
   }
@@ -272,20 +365,8 @@ export class Endpoint {
     if (call.op === 'b' && !list) return;
     const ctx: HandlerContext = { event: call.ev, op: opNames[call.op], from: call.from, worker: this.worker };
     if (call.op === 'b' && list) {
-      let payload: unknown;
-      try {
-        payload = decode(call.p, call.ev, this.worker);
-      } catch (err) {
-        this.log.error('broadcast payload could not be decoded', {
-          event: call.ev,
-          worker: this.worker,
-          error: String(err),
-        });
-        return;
-      }
-      // A handler may remove itself while running: iterate over a copy when there are several.
-      if (list.length === 1) this.runBroadcastHandler(list[0] as AnyHandler, payload, ctx);
-      else for (const handler of [...list]) this.runBroadcastHandler(handler, payload, ctx);
+      if (call.ps === undefined) return this.runBroadcast(call.ev, call.p, ctx);
+      for (const p of call.ps) this.runBroadcast(call.ev, p, ctx);
       return;
     }
     const handler = list?.[0];
@@ -319,6 +400,22 @@ export class Endpoint {
     }
   }
 
+  private runBroadcast(ev: string, p: string, ctx: HandlerContext): void {
+    // Handlers may come and go while a run is delivered: look them up for every payload.
+    const list = this.handlers.get(ev);
+    if (!list) return;
+    let payload: unknown;
+    try {
+      payload = decode(p, ev, this.worker);
+    } catch (err) {
+      this.log.error('broadcast payload could not be decoded', { event: ev, worker: this.worker, error: String(err) });
+      return;
+    }
+    // A handler may remove itself while running: iterate over a copy when there are several.
+    if (list.length === 1) this.runBroadcastHandler(list[0] as AnyHandler, payload, ctx);
+    else for (const handler of [...list]) this.runBroadcastHandler(handler, payload, ctx);
+  }
+
   private runBroadcastHandler(handler: AnyHandler, payload: unknown, ctx: HandlerContext): void {
     try {
       const result = handler(payload, ctx);
@@ -335,7 +432,7 @@ export class Endpoint {
   private replyValue(call: CallFrame, value: unknown): void {
     if (call.op !== 'm') {
       // A consume's result is not part of its contract: only completion travels.
-      this.sendUp({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: true, p: '' });
+      this.send({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: true, p: '' });
       return;
     }
     let p: string;
@@ -349,11 +446,11 @@ export class Endpoint {
     if (size !== undefined) {
       return this.replyError(call, new PayloadTooLargeError(call.ev, 'result', size, limit, this.worker));
     }
-    this.sendUp({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: true, p });
+    this.send({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: true, p });
   }
 
   private replyError(call: CallFrame, err: unknown): void {
-    this.sendUp({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: false, e: errorToWire(err, call.ev, this.worker) });
+    this.send({ cb: PROTOCOL_VERSION, t: 'res', id: call.id, ok: false, e: errorToWire(err, call.ev, this.worker) });
   }
 
   // ---- settling calls -----------------------------------------------------------------

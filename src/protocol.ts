@@ -5,6 +5,10 @@
  * Every envelope is a plain object with `cb: PROTOCOL_VERSION`. Payloads and results are
  * already-encoded strings (`p`): the master routes on the envelope and forwards `p`
  * untouched. Keys are short because they cross the channel with every message.
+ *
+ * A broadcast envelope may carry a run of payloads (`ps`) instead of one: the broadcasts
+ * of one event a process makes in one turn of the event loop travel, are routed and are
+ * accepted together, and every receiver runs them in order.
  */
 import {
   BadPayloadError,
@@ -57,6 +61,9 @@ export interface HandlersFrame {
   t: 'handlers';
   ev: string[];
 }
+/** Most payloads in one broadcast run. */
+export const MAX_RUN = 100_000;
+
 /** Caller to broker: a request. */
 export interface RequestFrame {
   cb: typeof PROTOCOL_VERSION;
@@ -65,7 +72,10 @@ export interface RequestFrame {
   id: number;
   ev: string;
   op: WireOp;
+  /** The payload; for a broadcast run, `''` with the payloads in `ps`. */
   p: string;
+  /** A broadcast run's payloads, in order (broadcast only; never with a `p` of its own). */
+  ps?: string[];
   /** Deadline in ms (consume, map). */
   ms?: number;
   /** Redeliver once if the worker dies (consume). */
@@ -94,7 +104,10 @@ export interface CallFrame {
   id: number;
   ev: string;
   op: WireOp;
+  /** The payload; for a broadcast run, `''` with the payloads in `ps`. */
   p: string;
+  /** A broadcast run's payloads, in order (broadcast only). */
+  ps?: string[];
   from: number;
   /** Result limit in bytes (map). */
   mr?: number;
@@ -138,6 +151,15 @@ const isPosInt = (v: unknown): v is number => isInt(v) && v > 0;
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isOp = (v: unknown): v is WireOp => v === 'b' || v === 'c' || v === 'm';
 const isStrList = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 100_000 && v.every(isStr);
+/** A broadcast run's payloads: at least one, and nothing in `p` beside them. */
+const isRun = (f: Record<string, unknown>): boolean =>
+  f.ps === undefined ||
+  (f.op === 'b' &&
+    f.p === '' &&
+    Array.isArray(f.ps) &&
+    f.ps.length >= 1 &&
+    f.ps.length <= MAX_RUN &&
+    f.ps.every(isStr));
 const optional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
@@ -181,6 +203,7 @@ export function parseUpFrame(msg: unknown): UpFrame | undefined {
         isStr(f.ev) &&
         isOp(f.op) &&
         isStr(f.p) &&
+        isRun(f) &&
         optional(f.ms, isPosInt) &&
         optional(f.rd, isBool) &&
         optional(f.mr, isPosInt) &&
@@ -217,6 +240,7 @@ export function parseDownFrame(msg: unknown): DownFrame | undefined {
         isStr(f.ev) &&
         isOp(f.op) &&
         isStr(f.p) &&
+        isRun(f) &&
         isInt(f.from) &&
         optional(f.mr, isPosInt)
         ? (f as unknown as CallFrame)

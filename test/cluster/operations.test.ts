@@ -88,6 +88,37 @@ test.serial('operations - a worker broadcast reaches every worker, the sender in
   t.truthy(sender);
 });
 
+test.serial('operations - a burst of broadcasts from one worker arrives whole and in order everywhere', async (t) => {
+  await startWorkers(3);
+  await logs();
+  // More broadcasts in one turn than one run holds, split by a consume in the middle.
+  const count = 1500;
+  const relay = await messenger.mapSettled('test.relay', { op: 'burst', text: 'b', repeat: count });
+  t.deepEqual(
+    relay.map((r) => (r.ok ? r.value : r.error.code)),
+    ['ok', 'ok', 'ok'],
+  );
+  let seen: Awaited<ReturnType<typeof logs>> = [];
+  const until = Date.now() + 10_000;
+  do {
+    seen = await logs(false);
+  } while (!seen.every((l) => l.entries.length >= 3 * count + 1) && Date.now() < until);
+  const senders = seen.map((l) => l.worker);
+  for (const l of seen) {
+    for (const from of senders) {
+      const notes = l.entries.filter((e) => e.endsWith(`:from=${from}`));
+      t.deepEqual(
+        notes,
+        Array.from({ length: count }, (_, i) => `note:b#${i}:from=${from}`),
+        `worker ${l.worker}: the broadcasts of worker ${from}, in order`,
+      );
+    }
+  }
+  const tasks = seen.flatMap((l) => l.entries.filter((e) => e.startsWith('task:')));
+  t.deepEqual(tasks, ['task:b-mid', 'task:b-mid', 'task:b-mid']);
+  await waitForQuiet();
+});
+
 test.serial('operations - a worker can map and consume through the master', async (t) => {
   await startWorkers(2);
   const answers = await messenger.map('test.relay', { op: 'map', text: 'nested' });

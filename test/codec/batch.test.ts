@@ -10,6 +10,8 @@ const frames: (UpFrame | DownFrame)[] = [
   { cb, t: 'res', id: 3, ok: false, e: { c: 'CB_TIMEOUT', m: 'late' } },
   { cb, t: 'call', id: 4, ev: 'e', op: 'c', p: '12:34:😀', from: 2 },
   { cb, t: 'done', id: 5, ok: true },
+  { cb, t: 'req', id: 7, ev: 'e', op: 'b', p: '', ps: ['{"json":1}', '', '3:x'] },
+  { cb, t: 'call', id: 0, ev: 'e', op: 'b', p: '', ps: ['{"json":"😀"}'], from: 1 },
   {
     cb,
     t: 'mapped',
@@ -41,7 +43,7 @@ test('batch - a truncated or corrupted batch yields the records before the damag
     t.true(read.frames.length < frames.length);
     t.deepEqual(read.frames, frames.slice(0, read.frames.length));
   }
-  for (const bad of ['x', '99999999999:', '5:{"t":', '2:{}x:', '2:{}1:9:ab', '4:null0:', '2:[]0:']) {
+  for (const bad of ['x', '99999999999:', '5:{"t":', '2:{}x:', '2:{}1:9:ab', '4:null0:', '2:[]0:', '8:{"ps":2}1:1:a']) {
     const read = readBatch(BATCH_TAG + bad);
     t.false(read.complete, bad);
     t.deepEqual(read.frames, []);

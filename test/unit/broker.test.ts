@@ -174,6 +174,59 @@ test('broker - a result over the limit is refused by the broker even if the work
   t.deepEqual([err.event, err.what, err.limit, err.worker, err.size], ['ask', 'result', 100, 2, 211]);
 });
 
+test('broker - a run of broadcasts reaches every receiver in order and is accepted once', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const got = new Map<number, unknown[]>();
+  for (const id of [2, 3]) net.add(id, { note: (p) => void (got.get(id) ?? got.set(id, []).get(id)!).push(p) });
+  await net.ready(2, 3);
+  const ps = ['{"json":"a"}', '{"json":"b"}', '{"json":"c"}'];
+  net.broker.receive(2, { cb: 1, t: 'req', id: 7, ev: 'note', op: 'b', p: '', ps });
+  net.broker.receive(2, { cb: 1, t: 'req', id: 8, ev: 'none', op: 'b', p: '', ps });
+  await until(() => (got.get(3)?.length ?? 0) === 3, 'deliveries');
+  t.deepEqual(got.get(2), ['a', 'b', 'c']);
+  t.deepEqual(got.get(3), ['a', 'b', 'c']);
+  t.deepEqual(
+    net.down.get(2)!.flatMap((f) => (f.t === 'oks' ? f.ids : [])),
+    [7, 8],
+  );
+  t.is(net.broker.stats().unhandledBroadcasts, 3, 'each broadcast of a run that reached nobody counts');
+});
+
+test('broker - a run with one payload over the limit is refused whole', async (t) => {
+  const net = new Net({ maxPayloadBytes: 1000 });
+  t.teardown(() => net.close());
+  net.add(2, { note: () => {} });
+  await net.ready(2);
+  net.broker.receive(2, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps: ['x', 'x'.repeat(1001), 'x'] });
+  await Promise.resolve();
+  const frames = net.down.get(2)!;
+  t.deepEqual(
+    frames.map((f) => (f.t === 'done' ? [f.id, f.ok, f.e?.c, f.e?.sz] : f.t)),
+    [[1, false, ErrorCodes.PAYLOAD_TOO_LARGE, 1001]],
+  );
+});
+
+test('broker - broadcasts held for a starting worker are counted one by one and the oldest dropped', async (t) => {
+  const net = new Net({ startWaitMs: 5000 });
+  t.teardown(() => net.close());
+  net.add(1, {});
+  await net.ready(1);
+  const late = net.add(3, {}, { join: false });
+  const seen: string[] = [];
+  late.on('note', (p) => void seen.push(p as string));
+  const run = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `{"json":"${tag}${i}"}`);
+  net.broker.receive(1, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps: run('a', 6000) });
+  net.broker.receive(1, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: '', ps: run('b', 3000) });
+  net.broker.receive(1, { cb: 1, t: 'req', id: 3, ev: 'note', op: 'b', p: '{"json":"c"}' });
+  net.broker.receive(1, { cb: 1, t: 'req', id: 4, ev: 'note', op: 'b', p: '', ps: run('d', 2000) });
+  late.join();
+  await until(() => seen.length >= 5001, 'deliveries to the late worker');
+  await tick();
+  t.is(seen.length, 5001, 'the run of 6000 was dropped to stay within 10,000');
+  t.deepEqual([seen[0], seen[2999], seen[3000], seen[3001], seen[5000]], ['b0', 'b2999', 'c', 'd0', 'd1999']);
+});
+
 test('broker - a payload over the limit in the envelope is refused before routing', async (t) => {
   const net = new Net({ maxPayloadBytes: 1000 });
   t.teardown(() => net.close());
@@ -531,6 +584,84 @@ test('endpoint - an undecodable result is that worker’s BadPayloadError', asyn
   t.true(!outcomes[1]!.ok && outcomes[1]!.error instanceof BadPayloadError);
   const err = await t.throwsAsync(mapped, { instanceOf: MapError });
   t.deepEqual(err.results, [2]);
+});
+
+test('endpoint - broadcasts of one event in one turn travel as one run, in order with other requests', async (t) => {
+  const frames: UpFrame[] = [];
+  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  t.teardown(() => ep.close());
+  const first = [1, 2, 3].map((n) => ep.request(spec('note', 'broadcast', n)));
+  const job = ep.request(spec('job', 'consume', 'j'));
+  const last = ep.request(spec('note', 'broadcast', 4));
+  const other = ep.request(spec('other', 'broadcast', 5));
+  await Promise.resolve();
+  const shape = (f: UpFrame): unknown => (f.t === 'req' ? [f.id, f.ev, f.op, f.p, f.ps] : f.t);
+  t.deepEqual(frames.map(shape), [
+    [1, 'note', 'b', '', ['{"json":1}', '{"json":2}', '{"json":3}']],
+    [2, 'job', 'c', '{"json":"j"}', undefined],
+    [3, 'note', 'b', '{"json":4}', undefined],
+    [4, 'other', 'b', '{"json":5}', undefined],
+  ]);
+  // The broker accepts a run as a whole: one acknowledgement settles every broadcast in it.
+  const settled: string[] = [];
+  for (const [i, p] of [...first, last, other].entries()) {
+    p.then(
+      () => settled.push(`b${i + 1}`),
+      () => settled.push(`b${i + 1} failed`),
+    );
+  }
+  ep.receive({ cb: 1, t: 'oks', ids: [1] });
+  await tick();
+  t.deepEqual(settled, ['b1', 'b2', 'b3']);
+  ep.receive({ cb: 1, t: 'done', id: 3, ok: false, e: { c: ErrorCodes.NO_HANDLER, m: 'x' } });
+  ep.receive({ cb: 1, t: 'oks', ids: [2, 4] });
+  await t.throwsAsync(last, { instanceOf: NoHandlerError });
+  await job;
+  await other;
+  t.deepEqual(settled, ['b1', 'b2', 'b3', 'b4 failed', 'b5']);
+});
+
+test('endpoint - a full run leaves and the next broadcast starts another', async (t) => {
+  const frames: UpFrame[] = [];
+  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  t.teardown(() => ep.close());
+  for (let i = 0; i < 1200; i++) void ep.request(spec('note', 'broadcast', i)).catch(() => {});
+  // About 0.6 MB each: the first fits in the run of small ones, then one run each.
+  const big = 'x'.repeat(600_000);
+  for (let i = 0; i < 3; i++) void ep.request(spec('note', 'broadcast', big)).catch(() => {});
+  await Promise.resolve();
+  t.deepEqual(
+    frames.map((f) => (f.t === 'req' ? (f.ps?.length ?? 1) : 0)),
+    [512, 512, 177, 1, 1],
+  );
+  const payloads = frames.flatMap((f) => (f.t === 'req' ? (f.ps ?? [f.p]) : []));
+  t.deepEqual(
+    payloads.slice(0, 1200),
+    Array.from({ length: 1200 }, (_, i) => `{"json":${i}}`),
+  );
+});
+
+test('endpoint - a run is delivered payload by payload, to the handlers there at each one', async (t) => {
+  const frames: UpFrame[] = [];
+  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  t.teardown(() => ep.close());
+  const seen: unknown[] = [];
+  const off = ep.on('note', (p) => {
+    seen.push(p);
+    if (p === 2) off();
+  });
+  ep.receive({
+    cb: 1,
+    t: 'call',
+    id: 0,
+    ev: 'note',
+    op: 'b',
+    p: '',
+    ps: ['{"json":1}', 'nonsense', '{"json":2}', '{"json":3}'],
+    from: 1,
+  });
+  t.deepEqual(seen, [1, 2], 'a payload that cannot be decoded is skipped; the handler removed itself after 2');
+  t.is(ep.stats().ignored, 0);
 });
 
 test('endpoint - a call for an event it has no handler for answers NoHandlerError', async (t) => {

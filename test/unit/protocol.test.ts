@@ -34,6 +34,7 @@ const goodUp: Record<string, Record<string, unknown>> = {
   handlers: { cb: 1, t: 'handlers', ev: [] },
   req: { cb: 1, t: 'req', id: 1, ev: 'a', op: 'c', p: '{}', ms: 10, rd: true, mr: 5, mp: 6, dk: 'k' },
   'minimal req': { cb: 1, t: 'req', id: 7, ev: '', op: 'b', p: '' },
+  'broadcast run': { cb: 1, t: 'req', id: 8, ev: 'a', op: 'b', p: '', ps: ['{}', ''] },
   'ok res': { cb: 1, t: 'res', id: 3, ok: true, p: '' },
   'failed res': {
     cb: 1,
@@ -56,6 +57,7 @@ const with_ = (base: Record<string, unknown>, patch: Record<string, unknown>): R
   return out;
 };
 const req = goodUp.req!;
+const run = goodUp['broadcast run']!;
 const res = goodUp['ok res']!;
 const failed = goodUp['failed res']!;
 
@@ -94,6 +96,12 @@ const badUp: [string, unknown][] = [
   ['req with a negative mr', with_(req, { mr: -5 })],
   ['req with a fractional mp', with_(req, { mp: 1.5 })],
   ['req with a non-string dk', with_(req, { dk: 7 })],
+  ['a run of consumes', with_(run, { op: 'c' })],
+  ['a run with a payload of its own', with_(run, { p: '{}' })],
+  ['an empty run', with_(run, { ps: [] })],
+  ['a run with a non-string payload', with_(run, { ps: ['{}', 1] })],
+  ['a run that is not a list', with_(run, { ps: '{}' })],
+  ['a run too long', with_(run, { ps: Array.from({ length: 100_001 }, () => '') })],
   ['res without id', with_(res, { id: undefined })],
   ['res with id 0', with_(res, { id: 0 })],
   ['res without ok', with_(res, { ok: undefined })],
@@ -130,6 +138,7 @@ test('protocol - parseUpFrame does not trust an own __proto__ key', (t) => {
 const goodDown: Record<string, Record<string, unknown>> = {
   call: { cb: 1, t: 'call', id: 4, ev: 'a', op: 'm', p: '{}', from: 0, mr: 10 },
   'broadcast call': { cb: 1, t: 'call', id: 0, ev: 'a', op: 'b', p: '{}', from: 2 },
+  'broadcast run call': { cb: 1, t: 'call', id: 0, ev: 'a', op: 'b', p: '', ps: ['{}'], from: 2 },
   'ok done': { cb: 1, t: 'done', id: 1, ok: true },
   'failed done': { cb: 1, t: 'done', id: 1, ok: false, e: { c: 'CB_NO_HANDLER', m: 'none' } },
   mapped: {
@@ -165,6 +174,8 @@ const badDown: [string, unknown][] = [
   ['call without from', with_(call, { from: undefined })],
   ['call with a string from', with_(call, { from: '0' })],
   ['call with mr 0', with_(call, { mr: 0 })],
+  ['a map call with a run', with_(call, { p: '', ps: ['{}'] })],
+  ['a broadcast call with an empty run', with_(goodDown['broadcast run call']!, { ps: [] })],
   ['done with id 0', { cb: 1, t: 'done', id: 0, ok: true }],
   ['done without ok', { cb: 1, t: 'done', id: 1 }],
   ['a failed done without e', { cb: 1, t: 'done', id: 1, ok: false }],
