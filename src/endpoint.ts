@@ -5,6 +5,7 @@
  */
 import { decode, encode, exceeds } from './codec.js';
 import { Deadlines } from './deadlines.js';
+import { MAX_BATCH_CHARS } from './outbox.js';
 import type { BusError } from './errors.js';
 import {
   ClosedError,
@@ -100,9 +101,9 @@ export interface EndpointStats {
 const LOCAL_GRACE_MS = 1_000;
 
 /** A broadcast run leaves once it holds this many payloads ... */
-const RUN_PAYLOADS = 512;
+export const RUN_PAYLOADS = 512;
 /** ... or this many characters of them (the size of a batch). */
-const RUN_CHARS = 1024 * 1024;
+export const RUN_CHARS = MAX_BATCH_CHARS;
 
 const wireOps: Record<RequestSpec['op'], WireOp> = { broadcast: 'b', consume: 'c', map: 'm', mapSettled: 'm' };
 const opNames: Record<WireOp, HandlerContext['op']> = { b: 'broadcast', c: 'consume', m: 'map' };

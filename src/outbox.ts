@@ -9,8 +9,12 @@ import type { DownFrame, UpFrame } from './protocol.js';
 
 /** A batch is sent as soon as it holds this many envelopes. */
 const MAX_RECORDS = 512;
-/** ... or this many characters of envelopes and payloads. */
-const MAX_CHARS = 1024 * 1024;
+/**
+ * ... or this many characters of envelopes and payloads. Batches this size keep every process
+ * busy: the master forwards one while the sender is still writing the next (with 1 Mi
+ * characters, 10 KB maps ran some 20% slower in the bench, the processes waiting on each other).
+ */
+export const MAX_BATCH_CHARS = 64 * 1024;
 /** Above this many characters written but not yet flushed by the channel, it is congested. */
 export const HIGH_WATER_CHARS = 8 * 1024 * 1024;
 
@@ -35,7 +39,7 @@ export class Outbox {
     this.parts ??= newBatch();
     this.chars += appendRecord(this.parts, frame);
     this.records++;
-    if (this.records >= MAX_RECORDS || this.chars >= MAX_CHARS) {
+    if (this.records >= MAX_RECORDS || this.chars >= MAX_BATCH_CHARS) {
       this.flush();
     } else if (!this.scheduled) {
       this.scheduled = true;

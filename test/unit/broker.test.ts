@@ -19,7 +19,7 @@ import {
 } from 'clusterbus';
 import { Broker } from '../../src/broker.js';
 import { createMasterBus } from '../../src/bus.js';
-import { Endpoint, type AnyHandler, type RequestSpec } from '../../src/endpoint.js';
+import { Endpoint, RUN_CHARS, RUN_PAYLOADS, type AnyHandler, type RequestSpec } from '../../src/endpoint.js';
 import { resolveOptions, type BusOptions } from '../../src/options.js';
 import type { DownFrame, UpFrame } from '../../src/protocol.js';
 import type { BrokerTransport, BrokerTransportEvents } from '../../src/transport.js';
@@ -625,9 +625,10 @@ test('endpoint - a full run leaves and the next broadcast starts another', async
   const frames: UpFrame[] = [];
   const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
   t.teardown(() => ep.close());
+  t.is(RUN_PAYLOADS, 512);
   for (let i = 0; i < 1200; i++) void ep.request(spec('note', 'broadcast', i)).catch(() => {});
-  // About 0.6 MB each: the first fits in the run of small ones, then one run each.
-  const big = 'x'.repeat(600_000);
+  // 0.6 of a run's size each: the first fits in the run of small ones, then one run each.
+  const big = 'x'.repeat(Math.floor(RUN_CHARS * 0.6));
   for (let i = 0; i < 3; i++) void ep.request(spec('note', 'broadcast', big)).catch(() => {});
   await Promise.resolve();
   t.deepEqual(
