@@ -14,7 +14,7 @@ const MASTER = fileURLToPath(new URL('./cluster/master.ts', import.meta.url));
 /** Node flags of every benchmark master (its workers inherit them). */
 // The harness runs through tsx; `clusterbus` itself resolves to the build in dist/ (no
 // clusterbus-source condition), the compiled JavaScript users run. `npm run bench` builds first.
-export const NODE_FLAGS = ['--expose-gc', '--import', 'tsx'];
+export const NODE_FLAGS = ['--import', 'tsx'];
 
 export class ClusterHandle {
   readonly ready: Promise<number[]>;

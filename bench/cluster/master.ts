@@ -33,7 +33,6 @@ const toDriver = (m: MasterToDriver): void => {
   if (process.connected) process.send?.(m);
 };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const gc = (globalThis as { gc?: () => void }).gc;
 
 function stop(code: number): never {
   stopping = true;
@@ -73,7 +72,6 @@ function ask(w: Worker, body: Body, timeoutMs = 10_000): Promise<ControlUp> {
 }
 
 async function measure(spec: MeasureSpec): Promise<MeasureResult> {
-  gc?.();
   await Promise.all(workers.map((w) => ask(w, { t: 'arm' })));
   const sender = workers[0];
   if (!sender) throw new Error('no workers');

@@ -23,7 +23,6 @@ const up = (m: ControlUp): void => {
   process.send?.(m);
 };
 const yieldLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const gc = (globalThis as { gc?: () => void }).gc;
 
 async function main(): Promise<void> {
   const name = process.argv[2] as SystemName;
@@ -47,7 +46,6 @@ async function main(): Promise<void> {
         count = 0;
         last = 0n;
         bad = 0;
-        gc?.();
         up({ bench: 1, q: c.q, t: 'armed' });
         break;
       case 'poll':
