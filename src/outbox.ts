@@ -4,7 +4,7 @@
  * earlier when the batch is full. The outbox also counts what the channel has accepted but
  * not yet written, so that senders can wait while a slow reader lets it fill up.
  */
-import { appendRecord, forgetLastRecord, newBatch } from './batch.js';
+import { BatchWriter } from './batch.js';
 import type { DownFrame, UpFrame } from './protocol.js';
 
 /** A batch is sent as soon as it holds this many envelopes. */
@@ -25,9 +25,7 @@ export const HIGH_WATER_CHARS = 8 * 1024 * 1024;
 export type WriteBatch = (batch: string, flushed: () => void) => boolean;
 
 export class Outbox {
-  private parts: string[] | undefined;
-  private records = 0;
-  private chars = 0;
+  private readonly batch = new BatchWriter();
   private unflushed = 0;
   private scheduled = false;
   private waiting: (() => void)[] = [];
@@ -36,10 +34,9 @@ export class Outbox {
 
   /** Queues an envelope for the end of this turn. */
   push(frame: UpFrame | DownFrame): void {
-    this.parts ??= newBatch();
-    this.chars += appendRecord(this.parts, frame);
-    this.records++;
-    if (this.records >= MAX_RECORDS || this.chars >= MAX_BATCH_CHARS) {
+    const batch = this.batch;
+    batch.add(frame);
+    if (batch.records >= MAX_RECORDS || batch.chars >= MAX_BATCH_CHARS) {
       this.flush();
     } else if (!this.scheduled) {
       this.scheduled = true;
@@ -52,13 +49,8 @@ export class Outbox {
 
   /** Sends what is queued now. */
   flush(): void {
-    const parts = this.parts;
-    if (!parts) return;
-    this.parts = undefined;
-    this.records = 0;
-    this.chars = 0;
-    const batch = parts.join('');
-    forgetLastRecord();
+    if (this.batch.empty) return;
+    const batch = this.batch.finish();
     // Only the size is kept for the callback: the channel has its own copy of the batch, and
     // holding on to the string until the write completes would keep every unwritten batch twice.
     const size = batch.length;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BATCH_TAG, appendRecord, isBatch, newBatch, readBatch } from '../../src/batch.js';
+import { BATCH_TAG, BatchWriter, appendRecord, isBatch, newBatch, readBatch } from '../../src/batch.js';
 import { PROTOCOL_VERSION, type DownFrame, type UpFrame } from '../../src/protocol.js';
 
 const cb = PROTOCOL_VERSION;
@@ -45,6 +45,81 @@ test('batch - a truncated or corrupted batch yields the records before the damag
   }
   for (const bad of ['x', '99999999999:', '5:{"t":', '2:{}x:', '2:{}1:9:ab', '4:null0:', '2:[]0:', '8:{"ps":2}1:1:a']) {
     const read = readBatch(BATCH_TAG + bad);
+    t.false(read.complete, bad);
+    t.deepEqual(read.frames, []);
+  }
+});
+
+test('batch - neighbours that differ only in id and payloads share one header and come back whole', (t) => {
+  const call = (id: number, p: string, ev = 'ask'): DownFrame => ({
+    cb,
+    t: 'call',
+    id,
+    ev,
+    op: 'm',
+    p,
+    from: 1,
+    mr: 9,
+  });
+  const ok = (id: number, p: string): UpFrame => ({ cb, t: 'res', id, ok: true, p });
+  const req = (id: number, p: string, ms = 5): UpFrame => ({ cb, t: 'req', id, ev: 'ask', op: 'm', p, ms });
+  const mapped = (id: number, ...ps: string[]): DownFrame => ({
+    cb,
+    t: 'mapped',
+    id,
+    r: ps.map((p, i): [number, true, string] => [i + 1, true, p]),
+  });
+  const sequence: (UpFrame | DownFrame)[] = [
+    call(1, '{"json":1}'),
+    call(2, ''),
+    call(3, '3:x:'),
+    call(4, '{"json":4}', 'other'),
+    ok(5, '{"json":"a"}'),
+    ok(6, ''),
+    { cb, t: 'res', id: 7, ok: false, e: { c: 'CB_TIMEOUT', m: 'late' } },
+    ok(8, '😀'),
+    req(9, '{"json":9}'),
+    req(10, '{"json":10}'),
+    req(11, '{"json":11}', 6),
+    mapped(12, 'a', 'b'),
+    mapped(13, 'c', 'd'),
+    mapped(14, 'e'),
+    { cb, t: 'mapped', id: 15, r: [[1, false, { c: 'CB_TIMEOUT', m: 'late' }]] },
+    mapped(16, 'f'),
+    mapped(17, 'g'),
+    { cb, t: 'oks', ids: [1, 2] },
+    { cb, t: 'call', id: 0, ev: 'ask', op: 'b', p: '{"json":0}', from: 1 },
+    call(18, 'z'),
+  ];
+  const writer = new BatchWriter();
+  for (const f of sequence) writer.add(f);
+  t.is(writer.records, sequence.length);
+  const batch = writer.finish();
+  const read = readBatch(batch);
+  t.true(read.complete);
+  t.deepEqual(read.frames, sequence);
+  // Runs: calls 1-3, replies 5-6, requests 9-10, outcomes 12-13 and 16-17.
+  t.is(batch.split('"cb":1').length - 1, sequence.length - 6);
+  t.true(writer.empty);
+  t.is(writer.finish(), BATCH_TAG);
+});
+
+test('batch - a run record whose header and payloads disagree is malformed', (t) => {
+  const writer = new BatchWriter();
+  for (const id of [1, 2]) writer.add({ cb, t: 'res', id, ok: true, p: 'x' });
+  const good = writer.finish();
+  t.true(readBatch(good).complete);
+  const header = '{"cb":1,"t":"res","ok":true,"run":[1,2]}';
+  t.is(good, `${BATCH_TAG}${header.length}:${header}2:1:x1:x`);
+  const record = (h: string, payloads: string): string => `${BATCH_TAG}${h.length}:${h}${payloads}`;
+  for (const bad of [
+    record(header.replace('[1,2]', '[1,2,3]'), '2:1:x1:x'),
+    record(header.replace('[1,2]', '[1]'), '1:1:x'),
+    record(header.replace('[1,2]', '{"a":1}'), '2:1:x1:x'),
+    record('{"cb":1,"t":"mapped","run":[1,2],"r":[[1,true]]}', '3:1:x1:x1:x'),
+    record('{"cb":1,"t":"mapped","run":[1,2],"r":[[1,false]]}', '2:1:x1:x'),
+  ]) {
+    const read = readBatch(bad);
     t.false(read.complete, bad);
     t.deepEqual(read.frames, []);
   }
