@@ -16,7 +16,7 @@ export interface Metric {
   /** Per system: its value in each round (`null`: that measurement failed). */
   readonly rounds: Partial<Record<SystemName, (number | null)[]>>;
   readonly medians: Partial<Record<SystemName, number>>;
-  /** `think/relay`, `superjson-relay/relay`, `clusterbus/relay`, `clusterbus/superjson-relay`. */
+  /** `think/relay`, `superjson-relay/relay`, `clusterbus/relay`, `clusterbus/think`, `clusterbus/superjson-relay`. */
   readonly ratios: Record<string, number | undefined>;
 }
 
@@ -43,6 +43,7 @@ const RATIOS: readonly [SystemName, SystemName][] = [
   ['think', 'relay'],
   ['superjson-relay', 'relay'],
   ['clusterbus', 'relay'],
+  ['clusterbus', 'think'],
   ['clusterbus', 'superjson-relay'],
 ];
 
@@ -128,6 +129,7 @@ const HEADERS = [
   'think/relay',
   'sj/relay',
   'cb/relay',
+  'cb/think',
   'cb/sj',
 ];
 
