@@ -53,6 +53,8 @@ interface Delivery {
   readonly id: number;
   readonly peer: number;
   readonly request: Request;
+  /** For a map: the position of `peer` among the request's targets (worker-id order). */
+  readonly slot: number;
 }
 
 interface RequestBase {
@@ -81,8 +83,12 @@ interface ConsumeRequest extends RequestBase {
 interface MapRequest extends RequestBase {
   readonly op: 'm';
   readonly mr: number;
-  readonly waiting: Map<number, Delivery>;
-  readonly outcomes: Map<number, WireOutcome>;
+  /** Per target, in worker-id order: the delivery while its reply is awaited. */
+  deliveries: (Delivery | undefined)[];
+  /** Per target, in worker-id order: its outcome once known. */
+  outcomes: (WireOutcome | undefined)[];
+  /** Targets whose outcome is not known yet. */
+  left: number;
 }
 
 type Request = ConsumeRequest | MapRequest;
@@ -216,8 +222,7 @@ export class Broker {
       const req = delivery.request;
       const err = new WorkerExitedError(req.ev, id, reason);
       if (req.op === 'm') {
-        req.waiting.delete(id);
-        req.outcomes.set(id, [id, false, errorToWire(err, req.ev, id)]);
+        this.settleSlot(req, delivery.slot, [id, false, errorToWire(err, req.ev, id)]);
         this.maybeFinishMap(req);
       } else {
         req.delivery = undefined;
@@ -523,8 +528,9 @@ export class Broker {
       parked: false,
       op: 'm',
       mr: f.mr ?? this.options.maxResultBytes,
-      waiting: new Map(),
-      outcomes: new Map(),
+      deliveries: [],
+      outcomes: [],
+      left: 0,
     };
     this.requests.set(req.key, req);
     this.deadlines.schedule(req.key, req.ms);
@@ -546,11 +552,15 @@ export class Broker {
       return;
     }
     req.parked = false;
-    for (const peer of targets) req.waiting.set(peer, this.deliver(req, peer));
+    req.left = targets.length;
+    for (let slot = 0; slot < targets.length; slot++) {
+      req.outcomes.push(undefined);
+      req.deliveries.push(this.deliver(req, targets[slot] as number, slot));
+    }
   }
 
-  private deliver(req: Request, peer: number): Delivery {
-    const delivery: Delivery = { id: this.nextDelivery++, peer, request: req };
+  private deliver(req: Request, peer: number, slot = 0): Delivery {
+    const delivery: Delivery = { id: this.nextDelivery++, peer, request: req, slot };
     this.deliveries.set(delivery.id, delivery);
     this.peers.get(peer)?.owed.add(delivery);
     const call: CallFrame = {
@@ -586,16 +596,15 @@ export class Broker {
     this.undeliver(delivery);
     const req = delivery.request;
     if (req.op === 'm') {
-      req.waiting.delete(from);
       if (f.ok) {
         const size = exceeds(f.p as string, req.mr);
         const outcome: WireOutcome =
           size === undefined
             ? [from, true, f.p as string]
             : [from, false, errorToWire(new PayloadTooLargeError(req.ev, 'result', size, req.mr, from), req.ev, from)];
-        req.outcomes.set(from, outcome);
+        this.settleSlot(req, delivery.slot, outcome);
       } else {
-        req.outcomes.set(from, [from, false, f.e as WireError]);
+        this.settleSlot(req, delivery.slot, [from, false, f.e as WireError]);
       }
       this.maybeFinishMap(req);
       return;
@@ -628,8 +637,9 @@ export class Broker {
   private abandon(req: Request): void {
     this.finish(req);
     if (req.op === 'm') {
-      for (const d of req.waiting.values()) this.undeliver(d);
-      req.waiting.clear();
+      for (const d of req.deliveries) if (d) this.undeliver(d);
+      req.deliveries = [];
+      req.left = 0;
     } else if (req.delivery) {
       this.undeliver(req.delivery);
       req.delivery = undefined;
@@ -673,18 +683,29 @@ export class Broker {
       if (req.caller !== undefined) this.sendDone(req.caller, req.callerId, errorToWire(err, req.ev, 0));
       return;
     }
-    for (const [peer, delivery] of req.waiting) {
+    for (const delivery of req.deliveries) {
+      if (!delivery) continue;
       this.undeliver(delivery);
-      req.outcomes.set(peer, [peer, false, errorToWire(new TimeoutError(req.ev, req.ms, peer), req.ev, peer)]);
+      const peer = delivery.peer;
+      const err = errorToWire(new TimeoutError(req.ev, req.ms, peer), req.ev, peer);
+      this.settleSlot(req, delivery.slot, [peer, false, err]);
     }
-    req.waiting.clear();
     this.maybeFinishMap(req);
   }
 
+  /** Records a target's outcome; its delivery is no longer awaited. */
+  private settleSlot(req: MapRequest, slot: number, outcome: WireOutcome): void {
+    if (req.outcomes[slot] !== undefined) return;
+    req.outcomes[slot] = outcome;
+    req.deliveries[slot] = undefined;
+    req.left--;
+  }
+
   private maybeFinishMap(req: MapRequest): void {
-    if (req.waiting.size > 0 || !this.requests.has(req.key)) return;
+    if (req.left > 0 || !this.requests.has(req.key)) return;
     this.finish(req);
-    const r = [...req.outcomes.values()].sort((a, b) => a[0] - b[0]);
+    // Targets were routed in worker-id order, so the outcomes already are.
+    const r = req.outcomes as WireOutcome[];
     if (req.caller !== undefined) this.send(req.caller, { cb: PROTOCOL_VERSION, t: 'mapped', id: req.callerId, r });
   }
 
