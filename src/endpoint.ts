@@ -132,12 +132,8 @@ export class Endpoint {
     const run = this.openRun;
     if (!run) return;
     this.openRun = undefined;
-    const frame: RequestFrame = run.frame;
     // A run of one travels like a single broadcast.
-    if (run.frame.ps.length === 1) {
-      frame.p = run.frame.ps[0] as string;
-      delete frame.ps;
-    }
+    const frame: RequestFrame = run.frame.ps.length === 1 ? withoutRun(run.frame) : run.frame;
     // Settled meanwhile (the link or the endpoint closed): nothing to send.
     if (!this.pending.has(frame.id)) return;
     if (!this.sendUp(frame)) this.settle(frame.id)?.reject(new NotConnectedError(frame.ev));
@@ -492,6 +488,11 @@ export class Endpoint {
     if (settled.every((s) => s.ok)) return p.resolve(settled.map((s) => (s.ok ? s.value : undefined)));
     p.reject(new MapError(p.ev, settled as MapFailure[]));
   }
+}
+
+/** A one-payload run as a plain broadcast request. */
+function withoutRun({ ps, ...frame }: RequestFrame & { ps: string[] }): RequestFrame {
+  return { ...frame, p: ps[0] as string };
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
