@@ -1,6 +1,7 @@
 import test from 'ava';
 import { BATCH_TAG, BatchWriter, appendRecord, isBatch, newBatch, readBatch } from '../../src/batch.js';
 import { PROTOCOL_VERSION, type DownFrame, type UpFrame } from '../../src/protocol.js';
+import { prng } from '../helpers/fuzz.js';
 
 const cb = PROTOCOL_VERSION;
 const frames: (UpFrame | DownFrame)[] = [
@@ -129,4 +130,59 @@ test('batch - strings that are not batches are left alone', (t) => {
   t.false(isBatch('think-cluster-reload-workers'));
   t.false(isBatch({ cb: 1 }));
   t.false(isBatch(''));
+});
+
+test('batch - random sequences of envelopes come back whole, runs or not', (t) => {
+  const seed = Number(process.env.CODEC_SEED ?? 0xba7c4);
+  const rnd = prng(seed);
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const text = (): string => ['', '{"json":1}', 'a:b', '3:x:', '😀é"\\', 'x'.repeat(int(40))][int(6)] as string;
+  // Few events and workers, so that neighbours often share a shape.
+  const ev = (): string => ['a', 'b'][int(2)] as string;
+  const maker: (() => UpFrame | DownFrame)[] = [
+    () => ({
+      cb,
+      t: 'call',
+      id: 1 + int(1e6),
+      ev: ev(),
+      op: int(2) ? 'm' : 'c',
+      p: text(),
+      from: int(3),
+      ...(int(2) ? { mr: 100 } : {}),
+    }),
+    () => ({ cb, t: 'res', id: 1 + int(1e6), ok: true, p: text() }),
+    () => ({ cb, t: 'res', id: 1 + int(1e6), ok: false, e: { c: 'CB_TIMEOUT', m: text() } }),
+    () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: int(2) ? 'm' : 'c', p: text(), ms: 10 * (1 + int(2)) }),
+    () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: 'b', p: '', ps: [text(), text()] }),
+    () => ({
+      cb,
+      t: 'mapped',
+      id: 1 + int(1e6),
+      r: Array.from({ length: 1 + int(2) }, (_, w): [number, true, string] => [w + 1, true, text()]),
+    }),
+    () => ({ cb, t: 'mapped', id: 1 + int(1e6), r: [[1, false, { c: 'CB_TIMEOUT', m: 'late' }]] }),
+    () => ({ cb, t: 'oks', ids: [1 + int(9), 1 + int(9)] }),
+    () => ({ cb, t: 'done', id: 1 + int(1e6), ok: true }),
+  ];
+  const writer = new BatchWriter();
+  for (let round = 0; round < 2000; round++) {
+    const sequence = Array.from({ length: 1 + int(30) }, () =>
+      (maker[int(maker.length)] as () => UpFrame | DownFrame)(),
+    );
+    for (const f of sequence) writer.add(f);
+    const batch = writer.finish();
+    const read = readBatch(batch);
+    if (!read.complete) return t.fail(`seed ${seed}, round ${round}: incomplete`);
+    // Compare as JSON text: field order may differ between a run's envelopes and the originals.
+    const canon = (v: unknown): string =>
+      JSON.stringify(v, (_k, x: unknown) =>
+        x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x,
+      );
+    if (canon(read.frames) !== canon(sequence)) return t.fail(`seed ${seed}, round ${round}: frames differ`);
+    // Damage anywhere must never throw, only stop the reading.
+    const at = int(batch.length);
+    const damaged = batch.slice(0, at) + String.fromCharCode(int(128)) + batch.slice(at + 1);
+    t.notThrows(() => readBatch(damaged));
+  }
+  t.log(`seed ${seed}: 2000 sequences`);
 });
