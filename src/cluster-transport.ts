@@ -5,9 +5,34 @@
  * `batch.ts`); single-envelope objects are still understood on receipt. The transport only
  * listens: the users' own `process.send` traffic reaches their `cluster.on('message')` /
  * `process.on('message')` listeners untouched.
+ *
+ * A worker forked with a bus pipe (`bus-pipe.ts`) sends every batch on it, and the master
+ * answers on the pipe a worker speaks on. A worker with a pipe has left the bus once its pipe
+ * closed, which happens after everything it wrote was read: replies it sent just before
+ * exiting still count.
  */
+
+/** How long a closed pipe waits for its worker's exit, to report why it left. */
+const EXIT_AFTER_PIPE_MS = 200;
+/** How long an exited worker's pipe may stay open (a child process inherited it) before it counts as gone. */
+const PIPE_AFTER_EXIT_MS = 1_000;
+
+/** A worker's bus pipe, as the master sees it. */
+interface MasterPipe {
+  readonly end: Socket;
+  /** The worker sent a batch on it: answer on it too. */
+  used: boolean;
+  closed: boolean;
+  /** Why the worker's process ended, once known. */
+  exit: string | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Its departure was reported to the broker. */
+  reported: boolean;
+}
 import cluster, { type Worker } from 'node:cluster';
+import type { Socket } from 'node:net';
 import { isBatch, readBatch } from './batch.js';
+import { masterEnd, readLines, workerEnd, writeLine } from './bus-pipe.js';
 import { Outbox } from './outbox.js';
 import { isBusMessage, type DownFrame, type UpFrame } from './protocol.js';
 import type {
@@ -33,14 +58,29 @@ export class ClusterBrokerTransport implements BrokerTransport {
   private events: BrokerTransportEvents | undefined;
   private readonly gone = new Set<number>();
   private readonly outboxes = new Map<number, Outbox>();
-  private readonly onFork = (worker: Worker): void => this.events?.onPeerStarting(worker.id);
+  private readonly pipes = new Map<number, MasterPipe>();
+  private readonly onFork = (worker: Worker): void => {
+    this.attachPipe(worker);
+    this.events?.onPeerStarting(worker.id);
+  };
   private readonly onMessage = (worker: Worker, message: unknown): void => {
     const events = this.events;
     if (events) unpack(message, (frame) => events.onMessage(worker.id, frame));
   };
-  private readonly onDisconnect = (worker: Worker): void => this.peerGone(worker.id, 'disconnected');
-  private readonly onExit = (worker: Worker, code: number | null, signal: string | null): void =>
-    this.peerGone(worker.id, signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`);
+  private readonly onDisconnect = (worker: Worker): void => {
+    // A worker that speaks on its pipe may still answer there (a draining worker disconnects first).
+    if (!this.pipes.get(worker.id)?.used) this.peerGone(worker.id, 'disconnected');
+  };
+  private readonly onExit = (worker: Worker, code: number | null, signal: string | null): void => {
+    const reason = signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`;
+    const pipe = this.pipes.get(worker.id);
+    if (!pipe?.used) return this.peerGone(worker.id, reason);
+    pipe.exit = reason;
+    if (pipe.closed) return this.pipeGone(worker.id, pipe);
+    // Read what is still in the pipe first: its 'close' reports the exit.
+    if (pipe.timer) clearTimeout(pipe.timer);
+    pipe.timer = setTimeout(() => this.pipeGone(worker.id, pipe), PIPE_AFTER_EXIT_MS);
+  };
 
   bind(events: BrokerTransportEvents): void {
     this.events = events;
@@ -49,7 +89,10 @@ export class ClusterBrokerTransport implements BrokerTransport {
     cluster.on('disconnect', this.onDisconnect);
     cluster.on('exit', this.onExit);
     for (const worker of Object.values(cluster.workers ?? {})) {
-      if (worker && worker.isConnected()) events.onPeerStarting(worker.id);
+      if (worker && worker.isConnected()) {
+        this.attachPipe(worker);
+        events.onPeerStarting(worker.id);
+      }
     }
   }
 
@@ -69,6 +112,7 @@ export class ClusterBrokerTransport implements BrokerTransport {
 
   close(): void {
     for (const outbox of this.outboxes.values()) outbox.flush();
+    for (const pipe of this.pipes.values()) if (pipe.timer) clearTimeout(pipe.timer);
     cluster.off('fork', this.onFork);
     cluster.off('message', this.onMessage);
     cluster.off('disconnect', this.onDisconnect);
@@ -80,8 +124,10 @@ export class ClusterBrokerTransport implements BrokerTransport {
     let outbox = this.outboxes.get(peer);
     if (outbox) return outbox;
     const worker = cluster.workers?.[peer];
-    if (!worker || !worker.isConnected()) return undefined;
+    if (!worker || !(worker.isConnected() || this.pipeOpen(peer))) return undefined;
     outbox = new Outbox((batch, flushed) => {
+      const pipe = this.pipes.get(peer);
+      if (pipe?.used) return !pipe.closed && writeLine(pipe.end, batch, flushed);
       if (!worker.isConnected()) return false;
       try {
         // The callback also keeps a send to a worker that just died from becoming an 'error' event.
@@ -96,16 +142,56 @@ export class ClusterBrokerTransport implements BrokerTransport {
     return outbox;
   }
 
+  private attachPipe(worker: Worker): void {
+    const end = masterEnd(worker.process.stdio);
+    if (!end || this.pipes.has(worker.id)) return;
+    const id = worker.id;
+    const pipe: MasterPipe = { end, used: false, closed: false, exit: undefined, timer: undefined, reported: false };
+    this.pipes.set(id, pipe);
+    readLines(end, (line) => {
+      if (!isBatch(line)) return;
+      pipe.used = true;
+      const events = this.events;
+      if (events) unpack(line, (frame) => events.onMessage(id, frame));
+    });
+    end.on('close', () => {
+      pipe.closed = true;
+      if (!pipe.used || pipe.exit !== undefined) return this.pipeGone(id, pipe);
+      // The exit usually follows at once: wait for it a little, to say why the worker left.
+      if (pipe.timer) clearTimeout(pipe.timer);
+      pipe.timer = setTimeout(() => this.pipeGone(id, pipe), EXIT_AFTER_PIPE_MS);
+    });
+  }
+
+  /** A worker that speaks on its pipe left: once, with its exit's reason if known. */
+  private pipeGone(id: number, pipe: MasterPipe): void {
+    if (pipe.timer) clearTimeout(pipe.timer);
+    pipe.timer = undefined;
+    if (pipe.closed) this.pipes.delete(id);
+    if (!pipe.used || pipe.reported) return;
+    pipe.reported = true;
+    this.left(id, pipe.exit ?? 'bus pipe closed');
+  }
+
+  private pipeOpen(id: number): boolean {
+    const pipe = this.pipes.get(id);
+    return pipe !== undefined && pipe.used && !pipe.closed;
+  }
+
+  /** A worker on IPC left: 'disconnect' and 'exit' both fire for one death; report it once. */
   private peerGone(id: number, reason: string): void {
-    const outbox = this.outboxes.get(id);
-    this.outboxes.delete(id);
-    outbox?.release();
-    // 'disconnect' and 'exit' both fire for one death; report it once.
     if (this.gone.has(id)) {
       this.gone.delete(id);
       return;
     }
     this.gone.add(id);
+    this.left(id, reason);
+  }
+
+  private left(id: number, reason: string): void {
+    const outbox = this.outboxes.get(id);
+    this.outboxes.delete(id);
+    outbox?.release();
     this.events?.onPeerGone(id, reason);
   }
 }
@@ -113,7 +199,10 @@ export class ClusterBrokerTransport implements BrokerTransport {
 /** A worker's side: its one channel to the master. */
 export class ClusterEndpointTransport implements EndpointTransport {
   private events: EndpointTransportEvents | undefined;
+  /** The bus pipe, when this worker was forked with one; IPC otherwise. */
+  private readonly pipe: Socket | undefined = workerEnd();
   private readonly outbox = new Outbox((batch, flushed) => {
+    if (this.pipe) return writeLine(this.pipe, batch, flushed);
     if (!process.send || !process.connected) return false;
     try {
       process.send(batch, undefined, undefined, flushed);
@@ -130,19 +219,27 @@ export class ClusterEndpointTransport implements EndpointTransport {
     this.outbox.release();
     this.events?.onDisconnect();
   };
+  private readonly onIpcDisconnect = (): void => {
+    // With a pipe, the bus lives on until the pipe closes.
+    if (!this.pipe) this.onDisconnect();
+  };
 
   get connected(): boolean {
-    return process.connected === true;
+    return this.pipe ? !this.pipe.destroyed : process.connected === true;
   }
 
   bind(events: EndpointTransportEvents): void {
     this.events = events;
     process.on('message', this.onMessage);
-    process.once('disconnect', this.onDisconnect);
+    process.once('disconnect', this.onIpcDisconnect);
+    if (this.pipe) {
+      readLines(this.pipe, this.onMessage);
+      this.pipe.once('close', this.onDisconnect);
+    }
   }
 
   send(frame: UpFrame): boolean {
-    if (!process.send || !process.connected) return false;
+    if (!this.connected) return false;
     this.outbox.push(frame);
     return true;
   }
@@ -150,7 +247,8 @@ export class ClusterEndpointTransport implements EndpointTransport {
   close(): void {
     this.outbox.flush();
     process.off('message', this.onMessage);
-    process.off('disconnect', this.onDisconnect);
+    process.off('disconnect', this.onIpcDisconnect);
+    this.pipe?.off('close', this.onDisconnect);
     this.events = undefined;
   }
 }

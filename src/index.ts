@@ -53,6 +53,7 @@ export {
 } from './errors.js';
 export type { ErrorCode, RemoteErrorInfo, MapFailure } from './errors.js';
 export { startCluster } from './start.js';
+export { busPipeSettings } from './bus-pipe.js';
 export { reloadWorkers, ready } from './worker-runtime.js';
 export { WORKER_INDEX_ENV } from './supervisor.js';
 export type {

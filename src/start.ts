@@ -4,6 +4,7 @@
  * `master` hook and the supervisor in the first, the `worker` hook in the others.
  */
 import cluster from 'node:cluster';
+import { busPipeSettings } from './bus-pipe.js';
 import { configureBus, getBus } from './bus.js';
 import { resolveClusterOptions, type ClusterControl, type ClusterOptions } from './cluster-options.js';
 import { BadOptionsError, StartFailedError } from './errors.js';
@@ -40,7 +41,8 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   if (resolved.serialization !== 'json' && resolved.serialization !== 'advanced') {
     throw new BadOptionsError(`serialization must be 'json' or 'advanced', got ${String(resolved.serialization)}`);
   }
-  cluster.setupPrimary({ serialization: resolved.serialization });
+  // Each worker gets a bus pipe next to its IPC channel (see bus-pipe.ts).
+  cluster.setupPrimary({ serialization: resolved.serialization, stdio: busPipeSettings().stdio });
   const bus = getBus();
   if (!bus.broker) throw new StartFailedError('the master has no broker');
   const supervisor = new Supervisor(resolved, bus.broker);

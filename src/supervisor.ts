@@ -5,6 +5,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Broker } from './broker.js';
+import { busPipeSettings, pipeConfigured } from './bus-pipe.js';
 import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus } from './cluster-options.js';
 import { CONTROL_VERSION, parseWorkerControl, type MasterControl, type WorkerStatus } from './control.js';
 import { ReloadFailedError } from './errors.js';
@@ -197,7 +198,8 @@ export class Supervisor implements ClusterControl {
     slot.forks++;
     slot.retryTimer = undefined;
     slot.retryAt = undefined;
-    const worker = cluster.fork({ [WORKER_INDEX_ENV]: String(slot.index) });
+    const pipe = pipeConfigured(cluster.settings.stdio) ? busPipeSettings().env : {};
+    const worker = cluster.fork({ ...pipe, [WORKER_INDEX_ENV]: String(slot.index) });
     const managed: Managed = {
       worker,
       slot,

@@ -164,8 +164,9 @@ async function main(): Promise<void> {
     exec: fileURLToPath(new URL('./worker.ts', import.meta.url)),
     args: [name],
     serialization: side.serialization ?? 'json',
+    ...(side.fork ? { stdio: [...side.fork.stdio] as ('inherit' | 'ipc' | 'pipe')[] } : {}),
   });
-  for (let i = 0; i < size; i++) workers.push(cluster.fork());
+  for (let i = 0; i < size; i++) workers.push(cluster.fork(side.fork ? { ...side.fork.env } : undefined));
   const startTimer = setTimeout(() => fatal(`workers not ready after 60 s (${readyCount} of ${size})`), 60_000);
   await ready;
   await side.joined?.(size);

@@ -3,7 +3,7 @@
  * generated messenger (bench/contract/bench.bus.ts) in every worker, and the master's bus
  * (the broker) brought up with `busStats()` before the workers are forked.
  */
-import { busStats } from 'clusterbus';
+import { busPipeSettings, busStats } from 'clusterbus';
 import { messenger } from '../contract/bench.bus.js';
 import type { BenchPayload } from '../payloads.js';
 import type { System } from './types.js';
@@ -14,6 +14,8 @@ export const clusterbus: System = {
   rich: true,
   master: () => ({
     serialization: (process.env.BENCH_CB_SERIALIZATION as 'json' | 'advanced' | undefined) ?? 'advanced',
+    // The bus pipe, as `startCluster` sets it up (BENCH_CB_PIPE=0: the bus on IPC only).
+    ...(process.env.BENCH_CB_PIPE === '0' ? {} : { fork: busPipeSettings() }),
     setup() {
       // The bus is created on first use; in the master that binds the broker to the cluster.
       busStats();

@@ -17,6 +17,8 @@ export interface BenchHandlers {
 export interface MasterSide {
   /** The IPC serialization the system forks its workers with. Default: Node's `json`. */
   readonly serialization?: 'json' | 'advanced';
+  /** Extra stdio for the forked workers and the environment that goes with it. Default: none. */
+  readonly fork?: { readonly stdio: readonly unknown[]; readonly env: Readonly<Record<string, string>> };
   /** Runs before any worker is forked. */
   setup(): void | Promise<void>;
   /** Resolves once the system itself considers every worker joined (after each sent `ready`). */

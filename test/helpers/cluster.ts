@@ -1,11 +1,18 @@
 // Forks real cluster workers from the test process (the master) and makes sure none outlives the test file.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import { busStats } from 'clusterbus';
+import { busPipeSettings, busStats } from 'clusterbus';
 
 const workerScript = fileURLToPath(new URL('../fixtures/cluster/worker.ts', import.meta.url));
 
 let configured = false;
+let pipe = false;
+
+/** Forks the workers of this test file with a bus pipe (as `startCluster` does); call before forking. */
+export function useBusPipe(): void {
+  if (configured) throw new Error('useBusPipe() must come before the first fork');
+  pipe = true;
+}
 
 /** Forks `n` fixture workers and waits until each has joined the bus. */
 export async function startWorkers(n: number, env: Record<string, string> = {}): Promise<Worker[]> {
@@ -18,10 +25,11 @@ export async function startWorkers(n: number, env: Record<string, string> = {}):
 export function forkWorkers(n: number, env: Record<string, string> = {}): Worker[] {
   if (!configured) {
     // Workers inherit the test process's --import=tsx and export conditions.
-    cluster.setupPrimary({ exec: workerScript, silent: false });
+    cluster.setupPrimary({ exec: workerScript, silent: false, ...(pipe ? { stdio: busPipeSettings().stdio } : {}) });
     configured = true;
   }
-  return Array.from({ length: n }, () => cluster.fork({ NODE_ENV: 'test', ...env }));
+  const pipeEnv = pipe ? busPipeSettings().env : {};
+  return Array.from({ length: n }, () => cluster.fork({ NODE_ENV: 'test', ...pipeEnv, ...env }));
 }
 
 export function isJoined(id: number): boolean {

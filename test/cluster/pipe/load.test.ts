@@ -1,0 +1,5 @@
+// The load suite again, with every worker forked with a bus pipe (as startCluster forks them).
+import { useBusPipe } from '../../helpers/cluster.js';
+import '../load.test.js';
+
+useBusPipe();
