@@ -52,6 +52,18 @@ test.serial('bus pipe - every operation travels on the pipe; IPC carries no bus 
   await waitForQuiet();
 });
 
+test.serial('bus pipe - text of any size and script arrives intact, split across reads', async (t) => {
+  const workers = await startWorkers(2);
+  // Multi-byte characters throughout, in a payload far larger than one read of the pipe.
+  const tag = 'é€😀 ascii \u2028 "quoted" \\ '.repeat(20_000);
+  const answers = await messenger.map('test.echo', { tag });
+  t.deepEqual(
+    answers.map((a) => [a.worker, a.tag === tag]),
+    workers.map((w) => [w.id, true]),
+  );
+  await waitForQuiet();
+});
+
 test.serial('bus pipe - an answer written just before the worker exits still counts', async (t) => {
   const workers = await startWorkers(2);
   const leaver = workers[1]!;
