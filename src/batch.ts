@@ -259,6 +259,16 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
     at = colon + 1;
     return n;
   };
+  const readPayloads = (count: number): string[] | undefined => {
+    const payloads: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const length = readLength();
+      if (length < 0 || at + length > batch.length) return undefined;
+      payloads.push(batch.slice(at, at + length));
+      at += length;
+    }
+    return payloads;
+  };
   while (at < batch.length) {
     const headerLength = readLength();
     if (headerLength < 0 || at + headerLength > batch.length) return { frames, complete: false };
@@ -275,14 +285,8 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
     const ids = typeof header === 'object' && header !== null ? (header as { run?: unknown }).run : undefined;
     if (ids !== undefined) {
       // A run record: one envelope per id.
-      const payloads: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const length = readLength();
-        if (length < 0 || at + length > batch.length) return { frames, complete: false };
-        payloads.push(batch.slice(at, at + length));
-        at += length;
-      }
-      const run = expandRun(header as Record<string, unknown>, ids, payloads);
+      const payloads = readPayloads(count);
+      const run = payloads && expandRun(header as Record<string, unknown>, ids, payloads);
       if (!run) return { frames, complete: false };
       for (const f of run) frames.push(f);
       continue;
@@ -300,13 +304,8 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
       frame = attachPayloads(header, batch.slice(at, at + length));
       at += length;
     } else {
-      const payloads: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const length = readLength();
-        if (length < 0 || at + length > batch.length) return { frames, complete: false };
-        payloads.push(batch.slice(at, at + length));
-        at += length;
-      }
+      const payloads = readPayloads(count);
+      if (!payloads) return { frames, complete: false };
       frame = attachPayloads(header, payloads);
     }
     if (frame === undefined) return { frames, complete: false };
