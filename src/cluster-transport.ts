@@ -1,5 +1,6 @@
 /**
- * The default transport: Node's cluster IPC, every envelope through the master.
+ * The default transport: Node's cluster, every envelope through the master, on each worker's bus
+ * pipe when it has one and on its IPC channel otherwise.
  *
  * Envelopes leave in batches, one per channel per turn of the event loop (`outbox.ts`,
  * `batch.ts`); single-envelope objects are still understood on receipt. The transport only
@@ -11,6 +12,19 @@
  * closed, which happens after everything it wrote was read: replies it sent just before
  * exiting still count.
  */
+
+import cluster, { type Worker } from 'node:cluster';
+import type { Socket } from 'node:net';
+import { isBatch, readBatch } from './batch.js';
+import { masterEnd, readLines, workerEnd, writeLine } from './bus-pipe.js';
+import { Outbox } from './outbox.js';
+import { isBusMessage, type DownFrame, type UpFrame } from './protocol.js';
+import type {
+  BrokerTransport,
+  BrokerTransportEvents,
+  EndpointTransport,
+  EndpointTransportEvents,
+} from './transport.js';
 
 /** How long a closed pipe waits for its worker's exit, to report why it left. */
 const EXIT_AFTER_PIPE_MS = 200;
@@ -29,18 +43,6 @@ interface MasterPipe {
   /** Its departure was reported to the broker. */
   reported: boolean;
 }
-import cluster, { type Worker } from 'node:cluster';
-import type { Socket } from 'node:net';
-import { isBatch, readBatch } from './batch.js';
-import { masterEnd, readLines, workerEnd, writeLine } from './bus-pipe.js';
-import { Outbox } from './outbox.js';
-import { isBusMessage, type DownFrame, type UpFrame } from './protocol.js';
-import type {
-  BrokerTransport,
-  BrokerTransportEvents,
-  EndpointTransport,
-  EndpointTransportEvents,
-} from './transport.js';
 
 /** Hands every envelope of a channel message to `deliver`; reports a damaged batch as one malformed message. */
 function unpack(message: unknown, deliver: (frame: unknown) => void): void {

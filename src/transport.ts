@@ -1,8 +1,9 @@
 /**
  * The transport seam. Routing semantics live in the broker and the endpoint; a transport
- * only moves envelopes and says who joined and who left. The default transport is cluster
- * IPC through the master (`cluster-transport.ts`); another (e.g. NATS) can carry the same
- * envelopes without the broker or the endpoint knowing.
+ * only moves envelopes and says who joined and who left. The default transport is Node's
+ * cluster, through the master, on each worker's bus pipe or IPC channel
+ * (`cluster-transport.ts`); another (e.g. NATS) can carry the same envelopes without the
+ * broker or the endpoint knowing.
  */
 import type { DownFrame, UpFrame } from './protocol.js';
 
