@@ -16,7 +16,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import { isBatch, readBatch } from './batch.js';
-import { masterEnd, readLines, workerEnd, writeLine } from './bus-pipe.js';
+import { masterEnd, readFrames, workerEnd, writeFrame } from './bus-pipe.js';
 import { Outbox } from './outbox.js';
 import { isBusMessage, type DownFrame, type UpFrame } from './protocol.js';
 import type {
@@ -129,7 +129,7 @@ export class ClusterBrokerTransport implements BrokerTransport {
     if (!worker || !(worker.isConnected() || this.pipeOpen(peer))) return undefined;
     outbox = new Outbox((batch, flushed) => {
       const pipe = this.pipes.get(peer);
-      if (pipe?.used) return !pipe.closed && writeLine(pipe.end, batch, flushed);
+      if (pipe?.used) return !pipe.closed && writeFrame(pipe.end, batch, flushed);
       if (!worker.isConnected()) return false;
       try {
         // The callback also keeps a send to a worker that just died from becoming an 'error' event.
@@ -150,11 +150,11 @@ export class ClusterBrokerTransport implements BrokerTransport {
     const id = worker.id;
     const pipe: MasterPipe = { end, used: false, closed: false, exit: undefined, timer: undefined, reported: false };
     this.pipes.set(id, pipe);
-    readLines(end, (line) => {
-      if (!isBatch(line)) return;
+    readFrames(end, (batch) => {
+      if (!isBatch(batch)) return;
       pipe.used = true;
       const events = this.events;
-      if (events) unpack(line, (frame) => events.onMessage(id, frame));
+      if (events) unpack(batch, (frame) => events.onMessage(id, frame));
     });
     end.on('close', () => {
       pipe.closed = true;
@@ -204,7 +204,7 @@ export class ClusterEndpointTransport implements EndpointTransport {
   /** The bus pipe, when this worker was forked with one; IPC otherwise. */
   private readonly pipe: Socket | undefined = workerEnd();
   private readonly outbox = new Outbox((batch, flushed) => {
-    if (this.pipe) return writeLine(this.pipe, batch, flushed);
+    if (this.pipe) return writeFrame(this.pipe, batch, flushed);
     if (!process.send || !process.connected) return false;
     try {
       process.send(batch, undefined, undefined, flushed);
@@ -235,7 +235,7 @@ export class ClusterEndpointTransport implements EndpointTransport {
     process.on('message', this.onMessage);
     process.once('disconnect', this.onIpcDisconnect);
     if (this.pipe) {
-      readLines(this.pipe, this.onMessage);
+      readFrames(this.pipe, this.onMessage);
       this.pipe.once('close', this.onDisconnect);
     }
   }
