@@ -173,9 +173,10 @@ export class BatchWriter {
   /** Adds an envelope. */
   add(frame: AnyFrame): void {
     this.records++;
+    const joins = coalescable(frame);
     const first = this.run[0];
-    if (first !== undefined && !(coalescable(frame) && sameShape(first, frame))) this.endRun();
-    if (coalescable(frame)) {
+    if (first !== undefined && !(joins && sameShape(first, frame))) this.endRun();
+    if (joins) {
       this.run.push(frame);
       this.chars += payloadChars(frame) + 12;
       return;

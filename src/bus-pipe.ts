@@ -74,10 +74,12 @@ export function writeFrame(end: Socket, batch: string, done: () => void): boolea
   if (end.destroyed || !end.writable) return false;
   let frame: Buffer;
   if (batch.length < V8_FROM_CHARS) {
-    frame = Buffer.allocUnsafe(PREFIX + Buffer.byteLength(batch, 'utf8'));
-    frame.writeUInt32LE(frame.length - PREFIX, 0);
-    frame[4] = UTF8;
-    frame.write(batch, PREFIX, 'utf8');
+    // Room for the worst case (3 bytes a UTF-16 unit), so the text is encoded in one pass.
+    const room = Buffer.allocUnsafe(PREFIX + batch.length * 3);
+    const size = room.write(batch, PREFIX, 'utf8');
+    room.writeUInt32LE(size, 0);
+    room[4] = UTF8;
+    frame = room.subarray(0, PREFIX + size);
   } else {
     const serializer = new v8.Serializer();
     serializer.writeRawBytes(placeholder);

@@ -46,13 +46,14 @@ interface MasterPipe {
 
 /** Hands every envelope of a channel message to `deliver`; reports a damaged batch as one malformed message. */
 function unpack(message: unknown, deliver: (frame: unknown) => void): void {
-  if (isBatch(message)) {
-    const { frames, complete } = readBatch(message);
-    for (const frame of frames) deliver(frame);
-    if (!complete) deliver(undefined);
-  } else if (isBusMessage(message)) {
-    deliver(message);
-  }
+  if (isBatch(message)) deliverBatch(message, deliver);
+  else if (isBusMessage(message)) deliver(message);
+}
+
+function deliverBatch(batch: string, deliver: (frame: unknown) => void): void {
+  const { frames, complete } = readBatch(batch);
+  for (const frame of frames) deliver(frame);
+  if (!complete) deliver(undefined);
 }
 
 /** The master's side: one channel per forked worker. */
@@ -154,7 +155,7 @@ export class ClusterBrokerTransport implements BrokerTransport {
       if (!isBatch(batch)) return;
       pipe.used = true;
       const events = this.events;
-      if (events) unpack(batch, (frame) => events.onMessage(id, frame));
+      if (events) deliverBatch(batch, (frame) => events.onMessage(id, frame));
     });
     end.on('close', () => {
       pipe.closed = true;

@@ -190,34 +190,25 @@ export class Endpoint {
   requestWith(base: RequestBase, payload: unknown, call?: CallOverrides): Promise<unknown> {
     if (base.op === 'broadcast') return this.broadcast(base, payload);
     return new Promise<unknown>((resolve, reject) => {
-      if (this.closed) return reject(new ClosedError(base.ev));
       let p: string;
       try {
-        p = encode(payload, base.ev, this.worker, base.plainPayload);
+        p = this.payloadOf(base, payload);
       } catch (err) {
         return reject(err);
       }
-      const size = exceeds(p, base.maxPayloadBytes);
-      if (size !== undefined) {
-        return reject(new PayloadTooLargeError(base.ev, 'payload', size, base.maxPayloadBytes, this.worker));
-      }
       const id = this.nextId++;
       const op = base.op;
-      const frame: RequestFrame = { cb: PROTOCOL_VERSION, t: 'req', id, ev: base.ev, op: wireOps[op], p };
-      if (base.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = base.maxPayloadBytes;
+      const frame = this.requestFrame(base, id, p);
       const timeoutMs = call?.timeoutMs ?? base.timeoutMs;
-      if (op !== 'broadcast') frame.ms = timeoutMs;
+      frame.ms = timeoutMs;
       if (op === 'consume') {
         frame.rd = base.redeliver ?? true;
         const dedupeKey = call?.dedupeKey ?? base.dedupeKey;
         if (dedupeKey !== undefined) frame.dk = dedupeKey;
-      } else if (op !== 'broadcast' && base.maxResultBytes !== undefined) {
+      } else if (base.maxResultBytes !== undefined) {
         frame.mr = base.maxResultBytes;
       }
-      // The broker decides timeouts; this deadline only covers a broker that never answers.
-      const wait = (op === 'broadcast' ? this.options.timeoutMs : timeoutMs) + LOCAL_GRACE_MS;
-      this.pending.set(id, { ev: base.ev, op, resolve, reject, wait });
-      this.deadlines.schedule(id, wait);
+      this.track(id, base.ev, op, resolve, reject, timeoutMs);
       if (!this.send(frame)) {
         this.settle(id);
         reject(new NotConnectedError(base.ev));
@@ -233,16 +224,11 @@ export class Endpoint {
    * process sends in order), or when it is full.
    */
   private broadcast(base: RequestBase, payload: unknown): Promise<unknown> {
-    if (this.closed) return Promise.reject(new ClosedError(base.ev));
     let p: string;
     try {
-      p = encode(payload, base.ev, this.worker, base.plainPayload);
+      p = this.payloadOf(base, payload);
     } catch (err) {
       return Promise.reject(err as Error);
-    }
-    const size = exceeds(p, base.maxPayloadBytes);
-    if (size !== undefined) {
-      return Promise.reject(new PayloadTooLargeError(base.ev, 'payload', size, base.maxPayloadBytes, this.worker));
     }
     const open = this.openRun;
     if (
@@ -258,25 +244,47 @@ export class Endpoint {
     }
     if (open) this.closeOpenRun();
     const id = this.nextId++;
-    const frame: RequestFrame & { ps: string[] } = {
-      cb: PROTOCOL_VERSION,
-      t: 'req',
-      id,
-      ev: base.ev,
-      op: 'b',
-      p: '',
-      ps: [p],
-    };
-    if (base.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = base.maxPayloadBytes;
-    // The broker decides timeouts; this deadline only covers a broker that never answers.
-    const wait = this.options.timeoutMs + LOCAL_GRACE_MS;
+    const frame = this.requestFrame(base, id, '') as RequestFrame & { ps: string[] };
+    frame.ps = [p];
     const promise = new Promise<undefined>((resolve, reject) => {
-      this.pending.set(id, { ev: base.ev, op: 'broadcast', resolve: () => resolve(undefined), reject, wait });
+      this.track(id, base.ev, 'broadcast', () => resolve(undefined), reject, this.options.timeoutMs);
     });
-    this.deadlines.schedule(id, wait);
     this.openRun = { base, frame, promise, chars: p.length };
     queueMicrotask(this.closeOpenRun);
     return promise;
+  }
+
+  /** `payload` encoded and within the event's limit; throws the error the call rejects with. */
+  private payloadOf(base: RequestBase, payload: unknown): string {
+    if (this.closed) throw new ClosedError(base.ev);
+    const p = encode(payload, base.ev, this.worker, base.plainPayload);
+    const size = exceeds(p, base.maxPayloadBytes);
+    if (size !== undefined) {
+      throw new PayloadTooLargeError(base.ev, 'payload', size, base.maxPayloadBytes, this.worker);
+    }
+    return p;
+  }
+
+  /** The part of a request envelope every operation has. */
+  private requestFrame(base: RequestBase, id: number, p: string): RequestFrame {
+    const frame: RequestFrame = { cb: PROTOCOL_VERSION, t: 'req', id, ev: base.ev, op: wireOps[base.op], p };
+    if (base.maxPayloadBytes !== this.options.maxPayloadBytes) frame.mp = base.maxPayloadBytes;
+    return frame;
+  }
+
+  /** Records a pending call and its local deadline. */
+  private track(
+    id: number,
+    ev: string,
+    op: Pending['op'],
+    resolve: Pending['resolve'],
+    reject: Pending['reject'],
+    timeoutMs: number,
+  ): void {
+    // The broker decides timeouts; this deadline only covers a broker that never answers.
+    const wait = timeoutMs + LOCAL_GRACE_MS;
+    this.pending.set(id, { ev, op, resolve, reject, wait });
+    this.deadlines.schedule(id, wait);
   }
 
   /** Sends a frame after the broadcasts made before it. */

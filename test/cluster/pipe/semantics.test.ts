@@ -31,6 +31,15 @@ function countIpcBatches(): { count: () => number; stop: () => void } {
   };
 }
 
+/** Resolves once the broker no longer counts worker `id` as a peer. */
+function forgotten(id: number): Promise<void> {
+  return waitFor(
+    () => !(busStats().broker?.peers.some((p) => p.id === id) ?? true),
+    5000,
+    `the broker to forget ${id}`,
+  );
+}
+
 test.serial('bus pipe - every operation travels on the pipe; IPC carries no bus batch', async (t) => {
   const ipc = countIpcBatches();
   t.teardown(ipc.stop);
@@ -44,7 +53,6 @@ test.serial('bus pipe - every operation travels on the pipe; IPC carries no bus 
   await messenger.consume('test.task', { key: 'via-pipe' });
   const relayed = await messenger.map('test.relay', { op: 'map', text: 'nested' });
   t.is(relayed.length, 2);
-  await waitFor(() => true, 0, 'nothing');
   const logs = await messenger.map('test.log', { clear: true });
   t.true(logs.every((l) => l.entries.includes('note:via-pipe:from=0')));
   t.is(logs.flatMap((l) => l.entries.filter((e) => e === 'task:via-pipe')).length, 1);
@@ -74,11 +82,7 @@ test.serial('bus pipe - an answer written just before the worker exits still cou
     workers.map((w) => [w.id, 'last']),
   );
   await exited;
-  await waitFor(
-    () => !(busStats().broker?.peers.some((p) => p.id === leaver.id) ?? true),
-    5000,
-    'the broker to forget it',
-  );
+  await forgotten(leaver.id);
   await waitForQuiet();
 });
 
@@ -98,11 +102,7 @@ test.serial('bus pipe - a worker that closed its IPC channel still answers what 
   );
   // With nothing left to do and no IPC channel, it exits by itself, and the broker lets it go.
   await exited;
-  await waitFor(
-    () => !(busStats().broker?.peers.some((p) => p.id === drained.id) ?? true),
-    5000,
-    'the broker to forget it',
-  );
+  await forgotten(drained.id);
   const after = await messenger.map('test.echo', { tag: 'after' });
   t.deepEqual(
     after.map((a) => a.worker),
