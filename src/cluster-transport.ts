@@ -8,9 +8,10 @@
  * `process.on('message')` listeners untouched.
  *
  * A worker forked with a bus pipe (`bus-pipe.ts`) sends every batch on it, and the master
- * answers on the pipe a worker speaks on. A worker with a pipe has left the bus once its pipe
- * closed, which happens after everything it wrote was read: replies it sent just before
- * exiting still count.
+ * answers on the pipe a worker speaks on. Such a worker leaves the bus when its process exits
+ * or its pipe closes, not when it disconnects IPC: a draining worker disconnects first and may
+ * still answer what it owes on the pipe. A dying worker's pipe is read to its end before its
+ * exit is reported, so replies it sent just before exiting still count.
  */
 
 import cluster, { type Worker } from 'node:cluster';
@@ -28,8 +29,6 @@ import type {
 
 /** How long a closed pipe waits for its worker's exit, to report why it left. */
 const EXIT_AFTER_PIPE_MS = 200;
-/** How long an exited worker's pipe may stay open (a child process inherited it) before it counts as gone. */
-const PIPE_AFTER_EXIT_MS = 1_000;
 
 /** A worker's bus pipe, as the master sees it. */
 interface MasterPipe {
@@ -78,11 +77,10 @@ export class ClusterBrokerTransport implements BrokerTransport {
     const reason = signal ? `killed by ${signal}` : `exit code ${code ?? 'unknown'}`;
     const pipe = this.pipes.get(worker.id);
     if (!pipe?.used) return this.peerGone(worker.id, reason);
+    // A dead worker gets no more work, whatever its pipe still holds: by now the pipe has
+    // nearly always been read to its end (its 'close' comes before the exit).
     pipe.exit = reason;
-    if (pipe.closed) return this.pipeGone(worker.id, pipe);
-    // Read what is still in the pipe first: its 'close' reports the exit.
-    if (pipe.timer) clearTimeout(pipe.timer);
-    pipe.timer = setTimeout(() => this.pipeGone(worker.id, pipe), PIPE_AFTER_EXIT_MS);
+    this.pipeGone(worker.id, pipe);
   };
 
   bind(events: BrokerTransportEvents): void {
