@@ -402,7 +402,13 @@ export class Broker {
     if (f.ps !== undefined) call.ps = f.ps;
     const count = f.ps?.length ?? 1;
     const targets = this.routable(f.ev);
-    for (const id of targets) this.send(id, call);
+    for (const id of targets) {
+      // A sender that kept its own copies gets its delivery without the payloads, at the
+      // same place in its stream, so it still runs them in the order the master routed.
+      if (id === from && f.own)
+        this.send(id, { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: '', from, own: f.id });
+      else this.send(id, call);
+    }
     let reached = targets.length;
     for (const peer of this.peers.values()) {
       if (peer.state === 'starting' && peer.expectedSoon) {

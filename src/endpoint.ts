@@ -4,6 +4,7 @@
  * a transport to the master) and the master itself (peer 0, linked to the broker in-process).
  */
 import { decode, encode, exceeds } from './codec.js';
+import { NO_COPY, copyPlain, plainText } from './plain-json.js';
 import { Deadlines } from './deadlines.js';
 import { MAX_BATCH_CHARS } from './outbox.js';
 import type { BusError } from './errors.js';
@@ -69,12 +70,28 @@ interface Pending {
   readonly reject: (err: BusError) => void;
   /** The local deadline's timeout, in ms (its lane in `deadlines`). */
   readonly wait: number;
+  /** A broadcast's payloads as this process keeps them for its own delivery. */
+  kept?: Kept;
+}
+
+/**
+ * A broadcast's own copies. The sender's delivery of its own broadcast comes back without
+ * the payloads; it runs these instead: the copies made while encoding (no decoding), or
+ * the encoded text where there is no copy (`NO_COPY`: not plain data, or no handler here
+ * when it was sent).
+ */
+interface Kept {
+  readonly ps: string[];
+  readonly copies: unknown[];
+  /** Characters of encoding of the payloads in `copies` (counted in `Endpoint.keptChars`). */
+  chars: number;
 }
 
 /** The broadcasts of one event this turn, travelling as one request (see `Endpoint.broadcast`). */
 interface OpenRun {
   readonly base: RequestBase;
   readonly frame: RequestFrame & { ps: string[] };
+  readonly kept: Kept;
   readonly promise: Promise<undefined>;
   /** Characters of payload in the run. */
   chars: number;
@@ -92,6 +109,8 @@ export interface EndpointStats {
   joined: boolean;
   /** Envelopes from the broker dropped as malformed or unknown. */
   ignored: number;
+  /** Characters of encoding of the own-broadcast copies held now (at most about `OWN_COPY_CHARS`). */
+  ownCopyChars: number;
 }
 
 /**
@@ -99,6 +118,14 @@ export interface EndpointStats {
  * timeout itself; covers a master that is too busy or gone.
  */
 const LOCAL_GRACE_MS = 1_000;
+
+/**
+ * Most characters of encoding whose payloads are kept as copies for the sender's own
+ * delivery at one time; past it, own deliveries decode the kept text. A copy saves decoding
+ * only while it is young: held across garbage collections (a sender far ahead of its
+ * deliveries, or large payloads), it costs the collector more than the decoding it saves.
+ */
+export const OWN_COPY_CHARS = 64 * 1024;
 
 /** A broadcast run leaves once it holds this many payloads ... */
 export const RUN_PAYLOADS = 512;
@@ -116,11 +143,14 @@ export class Endpoint {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
+    this.release(p);
     p.reject(new TimeoutError(p.ev, p.wait));
   });
   /** Events whose map results the generator knows JSON cannot carry: straight to superjson. */
   private readonly richResults = new Set<string>();
   private nextId = 1;
+  /** Characters of encoding of the copies kept for own deliveries now (see `OWN_COPY_CHARS`). */
+  private keptChars = 0;
   private running = 0;
   private ignored = 0;
   private joined = false;
@@ -225,8 +255,14 @@ export class Endpoint {
    */
   private broadcast(base: RequestBase, payload: unknown): Promise<unknown> {
     let p: string;
+    // This process runs its own broadcasts too: a copy made now, while checking the value,
+    // spares decoding the payload again when it comes back.
+    const copy =
+      base.plainPayload !== false && this.keptChars < OWN_COPY_CHARS && this.handlers.has(base.ev)
+        ? copyPlain(payload)
+        : NO_COPY;
     try {
-      p = this.payloadOf(base, payload);
+      p = this.payloadOf(base, copy === NO_COPY ? payload : copy, copy !== NO_COPY);
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -239,6 +275,8 @@ export class Endpoint {
       open.chars + p.length <= RUN_CHARS
     ) {
       open.frame.ps.push(p);
+      open.kept.copies.push(copy);
+      if (copy !== NO_COPY) this.keep(open.kept, p.length);
       open.chars += p.length;
       return open.promise;
     }
@@ -246,18 +284,38 @@ export class Endpoint {
     const id = this.nextId++;
     const frame = this.requestFrame(base, id, '') as RequestFrame & { ps: string[] };
     frame.ps = [p];
+    frame.own = true;
+    const kept: Kept = { ps: frame.ps, copies: [copy], chars: 0 };
+    if (copy !== NO_COPY) this.keep(kept, p.length);
     const promise = new Promise<undefined>((resolve, reject) => {
       this.track(id, base.ev, 'broadcast', () => resolve(undefined), reject, this.options.timeoutMs);
     });
-    this.openRun = { base, frame, promise, chars: p.length };
+    (this.pending.get(id) as Pending).kept = kept;
+    this.openRun = { base, frame, kept, promise, chars: p.length };
     queueMicrotask(this.closeOpenRun);
     return promise;
   }
 
-  /** `payload` encoded and within the event's limit; throws the error the call rejects with. */
-  private payloadOf(base: RequestBase, payload: unknown): string {
+  private keep(kept: Kept, chars: number): void {
+    kept.chars += chars;
+    this.keptChars += chars;
+  }
+
+  /** Lets go of a broadcast's own copies. */
+  private release(pending: Pending): void {
+    const kept = pending.kept;
+    if (!kept) return;
+    pending.kept = undefined;
+    this.keptChars -= kept.chars;
+  }
+
+  /**
+   * `payload` encoded and within the event's limit; throws the error the call rejects with.
+   * `copied`: `payload` is a `copyPlain` copy, plain data for sure.
+   */
+  private payloadOf(base: RequestBase, payload: unknown, copied = false): string {
     if (this.closed) throw new ClosedError(base.ev);
-    const p = encode(payload, base.ev, this.worker, base.plainPayload);
+    const p = copied ? plainText(payload) : encode(payload, base.ev, this.worker, base.plainPayload);
     const size = exceeds(p, base.maxPayloadBytes);
     if (size !== undefined) {
       throw new PayloadTooLargeError(base.ev, 'payload', size, base.maxPayloadBytes, this.worker);
@@ -347,6 +405,7 @@ export class Endpoint {
       runningHandlers: this.running,
       joined: this.joined,
       ignored: this.ignored,
+      ownCopyChars: this.keptChars,
     };
   }
 
@@ -370,6 +429,7 @@ export class Endpoint {
     if (call.op === 'b' && !list) return;
     const ctx: HandlerContext = { event: call.ev, op: opNames[call.op], from: call.from, worker: this.worker };
     if (call.op === 'b' && list) {
+      if (call.own !== undefined) return this.runOwn(call.own, call.ev, ctx);
       if (call.ps === undefined) return this.runBroadcast(call.ev, call.p, ctx);
       for (const p of call.ps) this.runBroadcast(call.ev, p, ctx);
       return;
@@ -405,16 +465,36 @@ export class Endpoint {
     }
   }
 
-  private runBroadcast(ev: string, p: string, ctx: HandlerContext): void {
+  /** This process's own broadcast (request `id`), delivered from the copies it kept. */
+  private runOwn(id: number, ev: string, ctx: HandlerContext): void {
+    const pending = this.pending.get(id);
+    const kept = pending?.kept;
+    // Settled already (the link closed, or the local deadline passed): nothing is kept.
+    if (!pending || !kept) {
+      this.ignored++;
+      return;
+    }
+    this.release(pending);
+    for (let i = 0; i < kept.ps.length; i++) this.runBroadcast(ev, kept.ps[i] as string, ctx, kept.copies[i]);
+  }
+
+  /** Runs one broadcast payload: `copy` if there is one, else `p` decoded. */
+  private runBroadcast(ev: string, p: string, ctx: HandlerContext, copy: unknown = NO_COPY): void {
     // Handlers may come and go while a run is delivered: look them up for every payload.
     const list = this.handlers.get(ev);
     if (!list) return;
-    let payload: unknown;
-    try {
-      payload = decode(p, ev, this.worker);
-    } catch (err) {
-      this.log.error('broadcast payload could not be decoded', { event: ev, worker: this.worker, error: String(err) });
-      return;
+    let payload: unknown = copy;
+    if (payload === NO_COPY) {
+      try {
+        payload = decode(p, ev, this.worker);
+      } catch (err) {
+        this.log.error('broadcast payload could not be decoded', {
+          event: ev,
+          worker: this.worker,
+          error: String(err),
+        });
+        return;
+      }
     }
     // A handler may remove itself while running: iterate over a copy when there are several.
     if (list.length === 1) this.runBroadcastHandler(list[0] as AnyHandler, payload, ctx);
@@ -464,6 +544,7 @@ export class Endpoint {
     const p = this.pending.get(id);
     if (!p) return undefined;
     this.pending.delete(id);
+    this.release(p);
     this.deadlines.cancel(id, p.wait);
     return p;
   }

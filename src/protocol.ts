@@ -86,6 +86,11 @@ export interface RequestFrame {
   mp?: number;
   /** Dedupe key (consume). */
   dk?: string;
+  /**
+   * Broadcast only: the sender kept its own copies of the payloads, so its own delivery
+   * comes back as a `call` with `own` instead of the payloads.
+   */
+  own?: true;
 }
 /** Worker to broker: the outcome of a delivery. */
 export interface ReplyFrame {
@@ -111,6 +116,11 @@ export interface CallFrame {
   from: number;
   /** Result limit in bytes (map). */
   mr?: number;
+  /**
+   * A broadcast back to its own sender: the id of the sender's request, whose payloads
+   * (kept by the sender) are to be run; `p` is then `''` and there is no `ps`.
+   */
+  own?: number;
 }
 /** Broker to caller: the request settled (broadcast accepted, consume done, or failed). */
 export interface DoneFrame {
@@ -160,6 +170,10 @@ const isRun = (f: Record<string, unknown>): boolean =>
     f.ps.length >= 1 &&
     f.ps.length <= MAX_RUN &&
     f.ps.every(isStr));
+/** `own` only on a broadcast; on a call it replaces the payloads. */
+const isOwnRequest = (f: Record<string, unknown>): boolean => f.own === undefined || (f.own === true && f.op === 'b');
+const isOwnCall = (f: Record<string, unknown>): boolean =>
+  f.own === undefined || (isPosInt(f.own) && f.op === 'b' && f.p === '' && f.ps === undefined);
 const optional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
@@ -208,7 +222,8 @@ export function parseUpFrame(msg: unknown): UpFrame | undefined {
         optional(f.rd, isBool) &&
         optional(f.mr, isPosInt) &&
         optional(f.mp, isPosInt) &&
-        optional(f.dk, isStr)
+        optional(f.dk, isStr) &&
+        isOwnRequest(f)
         ? (f as unknown as RequestFrame)
         : undefined;
     case 'res':
@@ -242,7 +257,8 @@ export function parseDownFrame(msg: unknown): DownFrame | undefined {
         isStr(f.p) &&
         isRun(f) &&
         isInt(f.from) &&
-        optional(f.mr, isPosInt)
+        optional(f.mr, isPosInt) &&
+        isOwnCall(f)
         ? (f as unknown as CallFrame)
         : undefined;
     case 'done':

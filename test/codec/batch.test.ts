@@ -13,6 +13,8 @@ const frames: (UpFrame | DownFrame)[] = [
   { cb, t: 'done', id: 5, ok: true },
   { cb, t: 'req', id: 7, ev: 'e', op: 'b', p: '', ps: ['{"json":1}', '', '3:x'] },
   { cb, t: 'call', id: 0, ev: 'e', op: 'b', p: '', ps: ['{"json":"😀"}'], from: 1 },
+  { cb, t: 'req', id: 8, ev: 'e', op: 'b', p: '', ps: ['{"json":2}'], own: true },
+  { cb, t: 'call', id: 0, ev: 'e', op: 'b', p: '', from: 1, own: 8 },
   {
     cb,
     t: 'mapped',
@@ -154,6 +156,8 @@ test('batch - random sequences of envelopes come back whole, runs or not', (t) =
     () => ({ cb, t: 'res', id: 1 + int(1e6), ok: false, e: { c: 'CB_TIMEOUT', m: text() } }),
     () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: int(2) ? 'm' : 'c', p: text(), ms: 10 * (1 + int(2)) }),
     () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: 'b', p: '', ps: [text(), text()] }),
+    () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: 'b', p: '', ps: [text()], own: true }),
+    () => ({ cb, t: 'call', id: 0, ev: ev(), op: 'b', p: '', from: int(3), own: 1 + int(1e6) }),
     () => ({
       cb,
       t: 'mapped',

@@ -19,7 +19,14 @@ import {
 } from 'clusterbus';
 import { Broker } from '../../src/broker.js';
 import { createMasterBus } from '../../src/bus.js';
-import { Endpoint, RUN_CHARS, RUN_PAYLOADS, type AnyHandler, type RequestSpec } from '../../src/endpoint.js';
+import {
+  Endpoint,
+  OWN_COPY_CHARS,
+  RUN_CHARS,
+  RUN_PAYLOADS,
+  type AnyHandler,
+  type RequestSpec,
+} from '../../src/endpoint.js';
 import { resolveOptions, type BusOptions } from '../../src/options.js';
 import type { DownFrame, UpFrame } from '../../src/protocol.js';
 import type { BrokerTransport, BrokerTransportEvents } from '../../src/transport.js';
@@ -191,6 +198,40 @@ test('broker - a run of broadcasts reaches every receiver in order and is accept
     [7, 8],
   );
   t.is(net.broker.stats().unhandledBroadcasts, 3, 'each broadcast of a run that reached nobody counts');
+});
+
+test('broker - a sender that kept its copies gets its own delivery without payloads, in its place', async (t) => {
+  const net = new Net({ startWaitMs: 5000 });
+  t.teardown(() => net.close());
+  for (const id of [2, 3]) net.add(id, { note: () => {} });
+  await net.ready(2, 3);
+  const ps = ['{"json":"a"}', '{"json":"b"}'];
+  net.broker.receive(3, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '{"json":"x"}' });
+  net.broker.receive(2, { cb: 1, t: 'req', id: 7, ev: 'note', op: 'b', p: '', ps, own: true });
+  net.broker.receive(3, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: '{"json":"y"}' });
+  const calls = (id: number): unknown[] =>
+    net.down.get(id)!.flatMap((f) => (f.t === 'call' ? [[f.from, f.own, f.p, f.ps]] : []));
+  t.deepEqual(calls(2), [
+    [3, undefined, '{"json":"x"}', undefined],
+    [2, 7, '', undefined],
+    [3, undefined, '{"json":"y"}', undefined],
+  ]);
+  t.deepEqual(calls(3), [
+    [3, undefined, '{"json":"x"}', undefined],
+    [2, undefined, '', ps],
+    [3, undefined, '{"json":"y"}', undefined],
+  ]);
+  // Peer 2's endpoint made no request 7 of its own: the reference finds nothing and is counted.
+  await until(() => net.endpoints.get(2)!.stats().ignored === 1, 'the stray own delivery to be ignored');
+  // A sender still starting gets the payloads themselves when it joins: it may have let go of its copies by then.
+  const late = net.add(4, {}, { join: false });
+  const seen: unknown[] = [];
+  late.on('note', (p) => void seen.push(p));
+  net.broker.receive(4, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps, own: true });
+  late.join();
+  await until(() => seen.length === 2, 'the queued run');
+  t.deepEqual(seen, ['a', 'b']);
+  t.is(late.stats().ignored, 0);
 });
 
 test('broker - a run with one payload over the limit is refused whole', async (t) => {
@@ -663,6 +704,56 @@ test('endpoint - a run is delivered payload by payload, to the handlers there at
   });
   t.deepEqual(seen, [1, 2], 'a payload that cannot be decoded is skipped; the handler removed itself after 2');
   t.is(ep.stats().ignored, 0);
+});
+
+test('endpoint - a sender runs its own broadcasts from copies: equal to what others get, never the object sent', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const got = new Map<number, unknown[]>();
+  const sender = net.add(2, { note: (p) => void got.get(2)!.push(p) });
+  net.add(3, { note: (p) => void got.get(3)!.push(p) });
+  got.set(2, []).set(3, []);
+  await net.ready(2, 3);
+  const plain = { list: [{ k: 'v' }], n: 1 };
+  const rich = { at: new Date(1_700_000_000_000), tags: new Set(['a']) };
+  const polluted = JSON.parse('{"__proto__":{"admin":true}}') as unknown;
+  const sent = [plain, rich, polluted, 'text'].map((p) => sender.request(spec('note', 'broadcast', p)));
+  plain.list[0]!.k = 'changed after sending';
+  await Promise.all(sent);
+  await until(() => got.get(2)!.length === 3 && got.get(3)!.length === 3, 'deliveries');
+  const expected = [{ list: [{ k: 'v' }], n: 1 }, rich, 'text'];
+  t.deepEqual(got.get(3), expected, 'the receiver decodes; the polluted payload is refused');
+  t.deepEqual(got.get(2), expected, 'the sender gets the same values, the polluted one refused alike');
+  t.not(got.get(2)![0], plain);
+  t.true((got.get(2)![1] as typeof rich).at instanceof Date, 'a rich payload is decoded from the text kept');
+  const own = net.down.get(2)!.filter((f) => f.t === 'call' && f.own !== undefined);
+  t.is(own.length, 1, 'its own delivery came back as one reference, without payloads');
+  t.like(sender.stats(), { ownCopyChars: 0, ignored: 0, pendingCalls: 0 });
+});
+
+test('endpoint - past its budget of copies a sender decodes what it kept, and lets go of both', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const seen: unknown[] = [];
+  const sender = net.add(2, { note: (p) => void seen.push(p) });
+  await net.ready(2);
+  const big = 'x'.repeat(Math.floor(OWN_COPY_CHARS / 3));
+  const payloads = Array.from({ length: 8 }, (_, i) => ({ i, big }));
+  const sent = payloads.map((p) => sender.request(spec('note', 'broadcast', p)));
+  t.true(sender.stats().ownCopyChars >= OWN_COPY_CHARS, 'copies held up to the budget');
+  t.true(sender.stats().ownCopyChars < OWN_COPY_CHARS + RUN_CHARS, 'and no further');
+  await Promise.all(sent);
+  await until(() => seen.length === 8, 'own deliveries');
+  t.deepEqual(seen, payloads);
+  t.is(sender.stats().ownCopyChars, 0, 'nothing held once delivered and accepted');
+  // A request the broker never answers lets go of its copies at its local deadline.
+  const mute = new Endpoint(5, resolveOptions({ logger: silentLogger, timeoutMs: 20 }), () => true);
+  t.teardown(() => mute.close());
+  mute.on('note', () => {});
+  const lost = mute.request(spec('note', 'broadcast', { a: 1 }));
+  t.true(mute.stats().ownCopyChars > 0);
+  await t.throwsAsync(lost, { instanceOf: TimeoutError });
+  t.is(mute.stats().ownCopyChars, 0);
 });
 
 test('endpoint - a call for an event it has no handler for answers NoHandlerError', async (t) => {
