@@ -1,7 +1,10 @@
 /**
  * The cluster rows: mode × payload, with the fixed message count of each, tuned so that one
- * measurement of the relay takes roughly 0.3–0.5 s on a small (2-core) machine. Every system
- * gets the same count in a row; a slower system simply takes longer.
+ * measurement of the relay (of the superjson relay for `rich`, which the relay cannot carry)
+ * takes roughly 0.3–0.5 s on a small (2-core) machine. Every system gets the same count in a
+ * row; a slower system simply takes longer. Shorter windows (a broadcast of 15,000 small
+ * messages is over in 40 ms for clusterbus) measured the machine's noise more than the
+ * systems: one run's rounds ranged over 1.7x.
  */
 import type { Options } from './args.js';
 import { SYSTEMS, type ClusterMode, type MeasureSpec, type PayloadKind, type SystemName } from './protocol.js';
@@ -10,10 +13,10 @@ import { SYSTEMS, type ClusterMode, type MeasureSpec, type PayloadKind, type Sys
 export const MAP_INFLIGHT = 64;
 
 const COUNTS: Record<ClusterMode, Record<PayloadKind, number>> = {
-  broadcast: { small: 15_000, medium: 1_200, rich: 5_000 },
-  consume: { small: 20_000, medium: 1_600, rich: 6_000 },
-  map: { small: 8_000, medium: 1_400, rich: 4_000 },
-  'map-latency': { small: 3_000, medium: 1_000, rich: 2_000 },
+  broadcast: { small: 45_000, medium: 2_400, rich: 12_000 },
+  consume: { small: 75_000, medium: 3_600, rich: 12_000 },
+  map: { small: 24_000, medium: 2_600, rich: 9_000 },
+  'map-latency': { small: 5_000, medium: 1_200, rich: 2_500 },
 };
 /**
  * Each row's unmeasured warm-up, per system, as a multiple of its count. Measured rounds are
