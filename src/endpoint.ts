@@ -75,10 +75,9 @@ interface Pending {
 }
 
 /**
- * A broadcast's own copies. The sender's delivery of its own broadcast comes back without
- * the payloads; it runs these instead: the copies made while encoding (no decoding), or
- * the encoded text where there is no copy (`NO_COPY`: not plain data, or no handler here
- * when it was sent).
+ * A broadcast run's own copies. The sender's delivery of such a run comes back without the
+ * payloads; it runs these instead: the copies made while encoding (no decoding), or the
+ * encoded text where a value could not be copied (`NO_COPY`: not plain data).
  */
 interface Kept {
   readonly ps: string[];
@@ -91,7 +90,8 @@ interface Kept {
 interface OpenRun {
   readonly base: RequestBase;
   readonly frame: RequestFrame & { ps: string[] };
-  readonly kept: Kept;
+  /** The run's own copies, if it keeps them. */
+  readonly kept: Kept | undefined;
   readonly promise: Promise<undefined>;
   /** Characters of payload in the run. */
   chars: number;
@@ -120,10 +120,11 @@ export interface EndpointStats {
 const LOCAL_GRACE_MS = 1_000;
 
 /**
- * Most characters of encoding whose payloads are kept as copies for the sender's own
- * delivery at one time; past it, own deliveries decode the kept text. A copy saves decoding
- * only while it is young: held across garbage collections (a sender far ahead of its
- * deliveries, or large payloads), it costs the collector more than the decoding it saves.
+ * Characters of encoding of own copies held at one time past which new broadcast runs keep
+ * none (their payloads come back from the master and are decoded, as for anyone). A copy
+ * saves decoding only while it is young: held across garbage collections (a sender far
+ * ahead of its deliveries, or large payloads), it costs the collector more than it saves.
+ * A run that keeps copies keeps them to its end, so at most one run's worth more is held.
  */
 export const OWN_COPY_CHARS = 64 * 1024;
 
@@ -254,49 +255,61 @@ export class Endpoint {
    * process sends in order), or when it is full.
    */
   private broadcast(base: RequestBase, payload: unknown): Promise<unknown> {
-    let p: string;
+    const open = this.openRun;
+    const joinable =
+      open !== undefined &&
+      open.base.ev === base.ev &&
+      open.base.maxPayloadBytes === base.maxPayloadBytes &&
+      open.frame.ps.length < RUN_PAYLOADS;
     // This process runs its own broadcasts too: a copy made now, while checking the value,
-    // spares decoding the payload again when it comes back.
-    const copy =
-      base.plainPayload !== false && this.keptChars < OWN_COPY_CHARS && this.handlers.has(base.ev)
-        ? copyPlain(payload)
-        : NO_COPY;
+    // spares decoding the payload when its delivery comes back. A run keeps copies of all
+    // its payloads or of none (then the master sends the payloads back, as to anyone).
+    const keep = joinable ? open.kept !== undefined : this.keepsOwnCopies(base);
+    const copy = keep ? copyPlain(payload) : NO_COPY;
+    let p: string;
     try {
       p = this.payloadOf(base, copy === NO_COPY ? payload : copy, copy !== NO_COPY);
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    const open = this.openRun;
-    if (
-      open &&
-      open.base.ev === base.ev &&
-      open.base.maxPayloadBytes === base.maxPayloadBytes &&
-      open.frame.ps.length < RUN_PAYLOADS &&
-      open.chars + p.length <= RUN_CHARS
-    ) {
+    if (joinable && open.chars + p.length <= RUN_CHARS) {
       open.frame.ps.push(p);
-      open.kept.copies.push(copy);
-      if (copy !== NO_COPY) this.keep(open.kept, p.length);
       open.chars += p.length;
+      if (open.kept) this.keepCopy(open.kept, copy, p.length);
       return open.promise;
     }
     if (open) this.closeOpenRun();
     const id = this.nextId++;
     const frame = this.requestFrame(base, id, '') as RequestFrame & { ps: string[] };
     frame.ps = [p];
-    frame.own = true;
-    const kept: Kept = { ps: frame.ps, copies: [copy], chars: 0 };
-    if (copy !== NO_COPY) this.keep(kept, p.length);
     const promise = new Promise<undefined>((resolve, reject) => {
       this.track(id, base.ev, 'broadcast', () => resolve(undefined), reject, this.options.timeoutMs);
     });
-    (this.pending.get(id) as Pending).kept = kept;
+    // A run that filled up passes keeping copies on only while still under the budget (the
+    // copy made for its first payload is then simply not kept).
+    let kept: Kept | undefined;
+    if (keep && (!joinable || this.keepsOwnCopies(base))) {
+      frame.own = true;
+      kept = { ps: frame.ps, copies: [], chars: 0 };
+      this.keepCopy(kept, copy, p.length);
+      (this.pending.get(id) as Pending).kept = kept;
+    }
     this.openRun = { base, frame, kept, promise, chars: p.length };
     queueMicrotask(this.closeOpenRun);
     return promise;
   }
 
-  private keep(kept: Kept, chars: number): void {
+  /**
+   * Whether a new run of `ev` keeps copies for this process's own delivery: only while the
+   * copies held are under `OWN_COPY_CHARS`, and only if a handler here will run them.
+   */
+  private keepsOwnCopies(base: RequestBase): boolean {
+    return base.plainPayload !== false && this.keptChars < OWN_COPY_CHARS && this.handlers.has(base.ev);
+  }
+
+  private keepCopy(kept: Kept, copy: unknown, chars: number): void {
+    kept.copies.push(copy);
+    if (copy === NO_COPY) return;
     kept.chars += chars;
     this.keptChars += chars;
   }

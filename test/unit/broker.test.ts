@@ -731,7 +731,7 @@ test('endpoint - a sender runs its own broadcasts from copies: equal to what oth
   t.like(sender.stats(), { ownCopyChars: 0, ignored: 0, pendingCalls: 0 });
 });
 
-test('endpoint - past its budget of copies a sender decodes what it kept, and lets go of both', async (t) => {
+test('endpoint - past its budget of copies, the new runs of a sender keep none and come back whole', async (t) => {
   const net = new Net();
   t.teardown(() => net.close());
   const seen: unknown[] = [];
@@ -746,6 +746,10 @@ test('endpoint - past its budget of copies a sender decodes what it kept, and le
   await until(() => seen.length === 8, 'own deliveries');
   t.deepEqual(seen, payloads);
   t.is(sender.stats().ownCopyChars, 0, 'nothing held once delivered and accepted');
+  // Two payloads fit a run: the first two runs kept copies (43 Ki characters was still under
+  // the budget when the second began), the last two came back with their payloads.
+  const calls = net.down.get(2)!.flatMap((f) => (f.t === 'call' ? [f.own === undefined ? f.ps?.length : 'own'] : []));
+  t.deepEqual(calls, ['own', 'own', 2, 2]);
   // A request the broker never answers lets go of its copies at its local deadline.
   const mute = new Endpoint(5, resolveOptions({ logger: silentLogger, timeoutMs: 20 }), () => true);
   t.teardown(() => mute.close());
