@@ -49,13 +49,19 @@ function randomValue(rnd: () => number, depth: number, allowSpecial: boolean): u
   return o;
 }
 
-test('codec - the plain-JSON encoder writes exactly what superjson writes, on 20,000 random values', (t) => {
-  const seed = Number(process.env.CODEC_SEED ?? 0x5eed);
+/** 20,000 random values from `seed` (CODEC_SEED overrides it), every other one allowed specials. */
+function* randomValues(seed: number): Generator<[i: number, value: unknown]> {
   const rnd = prng(seed);
+  for (let i = 0; i < 20_000; i++) yield [i, randomValue(rnd, 0, i % 2 === 0)];
+}
+
+const seedOr = (fallback: number): number => Number(process.env.CODEC_SEED ?? fallback);
+
+test('codec - the plain-JSON encoder writes exactly what superjson writes, on 20,000 random values', (t) => {
+  const seed = seedOr(0x5eed);
   let fast = 0;
   let fellBack = 0;
-  for (let i = 0; i < 20_000; i++) {
-    const value = randomValue(rnd, 0, i % 2 === 0);
+  for (const [i, value] of randomValues(seed)) {
     const plain = encodePlain(value);
     const reference = superjson.stringify(value);
     if (plain === undefined) {
@@ -102,12 +108,10 @@ test('codec - plain values round-trip through superjson unchanged', (t) => {
 });
 
 test('codec - a plain copy equals what its encoding decodes to, on 20,000 random values', (t) => {
-  const seed = Number(process.env.CODEC_SEED ?? 0xc0b1);
-  const rnd = prng(seed);
+  const seed = seedOr(0xc0b1);
   let copied = 0;
   let refused = 0;
-  for (let i = 0; i < 20_000; i++) {
-    const value = randomValue(rnd, 0, i % 2 === 0);
+  for (const [i, value] of randomValues(seed)) {
     const copy = copyPlain(value);
     if (copy === NO_COPY) {
       refused++;
