@@ -9,10 +9,11 @@
  * where the header is the envelope without its payload strings (`p`, the `p` of each
  * successful map outcome, or a broadcast run's `ps`, which the header replaces by their
  * number), and lengths count UTF-16 code units. A run record stands for several envelopes
- * that differ only in id and payloads: its header has `run` (their ids) instead of `id`. The reader only parses
- * headers; payloads come out as slices of the batch, never decoded.
+ * that differ only in id and payloads: its header has `run` (their ids) instead of `id`, and
+ * for calls back to their own callers `own` (the requests they name, one per id). The reader
+ * only parses headers; payloads come out as slices of the batch, never decoded.
  */
-import type { DownFrame, MappedFrame, UpFrame, WireOutcome } from './protocol.js';
+import type { CallFrame, DownFrame, MappedFrame, UpFrame, WireOutcome } from './protocol.js';
 
 /** First characters of every batch; anything else on the channel is not a batch. */
 export const BATCH_TAG = '\u0001cb1\u0001';
@@ -136,7 +137,14 @@ function sameShape(a: Coalescable, b: Coalescable): boolean {
     case 'res':
       return b.t === 'res';
     case 'call':
-      return b.t === 'call' && a.ev === b.ev && a.op === b.op && a.from === b.from && a.mr === b.mr;
+      return (
+        b.t === 'call' &&
+        a.ev === b.ev &&
+        a.op === b.op &&
+        a.from === b.from &&
+        a.mr === b.mr &&
+        (a.own === undefined) === (b.own === undefined)
+      );
     case 'req':
       return (
         b.t === 'req' &&
@@ -146,7 +154,8 @@ function sameShape(a: Coalescable, b: Coalescable): boolean {
         a.rd === b.rd &&
         a.mr === b.mr &&
         a.mp === b.mp &&
-        a.dk === b.dk
+        a.dk === b.dk &&
+        a.own === b.own
       );
     case 'mapped': {
       if (b.t !== 'mapped' || a.r.length !== b.r.length) return false;
@@ -217,7 +226,15 @@ export class BatchWriter {
       header = JSON.stringify({ cb: first.cb, t: 'mapped', run: ids, r: first.r.map((o) => [o[0], true]) });
     } else {
       for (const f of run) payloads.push((f as { p: string }).p);
-      header = JSON.stringify({ ...first, id: undefined, p: undefined, run: ids });
+      // Calls back to their own caller differ in the request they name too: `own` lists them.
+      const own = first.t === 'call' && first.own !== undefined ? run.map((f) => (f as CallFrame).own) : undefined;
+      header = JSON.stringify({
+        ...first,
+        id: undefined,
+        p: undefined,
+        own: own ?? (first as { own?: unknown }).own,
+        run: ids,
+      });
     }
     const parts = this.parts;
     parts.push(`${header.length}:`, header, `${payloads.length}:`);
@@ -342,6 +359,8 @@ function expandRun(h: Record<string, unknown>, ids: unknown, payloads: string[])
     return frames;
   }
   if (payloads.length !== ids.length) return undefined;
+  const own = t === 'call' ? h.own : undefined;
+  if (own !== undefined && (!Array.isArray(own) || own.length !== ids.length)) return undefined;
   for (let i = 0; i < ids.length; i++) {
     const id: unknown = ids[i];
     const p = payloads[i];
@@ -349,13 +368,14 @@ function expandRun(h: Record<string, unknown>, ids: unknown, payloads: string[])
       case 'res':
         frames.push({ cb, t, id, ok: h.ok, p });
         break;
-      case 'call':
-        frames.push(
-          h.mr === undefined
-            ? { cb, t, id, ev: h.ev, op: h.op, from: h.from, p }
-            : { cb, t, id, ev: h.ev, op: h.op, from: h.from, mr: h.mr, p },
-        );
+      case 'call': {
+        const f: Record<string, unknown> = { cb, t, id, ev: h.ev, op: h.op, from: h.from };
+        if (h.mr !== undefined) f.mr = h.mr;
+        if (own !== undefined) f.own = own[i];
+        f.p = p;
+        frames.push(f);
         break;
+      }
       case 'req': {
         const f: Record<string, unknown> = { cb, t, id, ev: h.ev, op: h.op };
         if (h.mp !== undefined) f.mp = h.mp;
@@ -363,6 +383,7 @@ function expandRun(h: Record<string, unknown>, ids: unknown, payloads: string[])
         if (h.rd !== undefined) f.rd = h.rd;
         if (h.dk !== undefined) f.dk = h.dk;
         if (h.mr !== undefined) f.mr = h.mr;
+        if (h.own !== undefined) f.own = h.own;
         f.p = p;
         frames.push(f);
         break;

@@ -64,6 +64,8 @@ interface RequestBase {
   readonly callerId: number;
   readonly ev: string;
   readonly p: string;
+  /** The caller kept a copy of the payload: its own delivery goes without it (see `own`). */
+  readonly own: boolean;
   readonly ms: number;
   /** Whether its deadline is scheduled (in `deadlines`, lane `ms`). */
   timed: boolean;
@@ -447,7 +449,7 @@ export class Broker {
   private consume(from: number, f: RequestFrame): void {
     const ms = f.ms ?? this.options.timeoutMs;
     if (f.dk === undefined) {
-      this.startConsume(from, f.id, f.ev, f.p, ms, f.rd ?? true, undefined);
+      this.startConsume(from, f.id, f.ev, f.p, f.own === true, ms, f.rd ?? true, undefined);
       return;
     }
     const dkey = `${f.ev}\u0000${f.dk}`;
@@ -471,7 +473,7 @@ export class Broker {
     }
     entry = { done: false, outcome: undefined, waiters: [waiter] };
     this.dedupe.set(dkey, entry);
-    this.startConsume(undefined, 0, f.ev, f.p, ms, f.rd ?? true, entry);
+    this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, entry);
   }
 
   private startConsume(
@@ -479,6 +481,7 @@ export class Broker {
     callerId: number,
     ev: string,
     p: string,
+    own: boolean,
     ms: number,
     redeliver: boolean,
     dedupe: DedupeEntry | undefined,
@@ -489,6 +492,7 @@ export class Broker {
       callerId,
       ev,
       p,
+      own,
       ms,
       timed: false,
       parked: false,
@@ -529,6 +533,7 @@ export class Broker {
       callerId: f.id,
       ev: f.ev,
       p: f.p,
+      own: f.own === true,
       ms: f.ms ?? this.options.timeoutMs,
       timed: false,
       parked: false,
@@ -579,6 +584,11 @@ export class Broker {
       from: req.caller ?? 0,
     };
     if (req.op === 'm') call.mr = req.mr;
+    // A caller that kept a copy of its payload runs it from that copy when the call reaches it.
+    if (req.own && peer === req.caller) {
+      call.p = '';
+      call.own = req.callerId;
+    }
     this.send(peer, call);
     return delivery;
   }

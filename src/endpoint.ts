@@ -9,6 +9,7 @@ import { Deadlines } from './deadlines.js';
 import { MAX_BATCH_CHARS } from './outbox.js';
 import type { BusError } from './errors.js';
 import {
+  BadPayloadError,
   ClosedError,
   MapError,
   NoHandlerError,
@@ -70,12 +71,13 @@ interface Pending {
   readonly reject: (err: BusError) => void;
   /** The local deadline's timeout, in ms (its lane in `deadlines`). */
   readonly wait: number;
-  /** A broadcast's payloads as this process keeps them for its own delivery. */
+  /** The payloads of a request as this process keeps them for its own delivery. */
   kept?: Kept;
 }
 
 /**
- * A broadcast run's own copies. The sender's delivery of such a run comes back without the
+ * A request's own copies (a broadcast run's, or the one payload of a map or consume that keeps
+ * its copy). The sender's delivery of such a request comes back without the
  * payloads; it runs these instead: the copies made while encoding (no decoding), or the
  * encoded text where a value could not be copied (`NO_COPY`: not plain data).
  */
@@ -109,7 +111,7 @@ export interface EndpointStats {
   joined: boolean;
   /** Envelopes from the broker dropped as malformed or unknown. */
   ignored: number;
-  /** Characters of encoding of the own-broadcast copies held now (at most about `OWN_COPY_CHARS`). */
+  /** Characters of encoding of the own copies held now (at most about `OWN_CALL_COPY_CHARS`). */
   ownCopyChars: number;
 }
 
@@ -127,6 +129,13 @@ const LOCAL_GRACE_MS = 1_000;
  * A run that keeps copies keeps them to its end, so at most one run's worth more is held.
  */
 export const OWN_COPY_CHARS = 64 * 1024;
+
+/**
+ * The same budget for consume and map calls. A caller has only the calls it awaits in flight,
+ * so their copies are let go within a round trip and rarely outlive a scavenge: a larger
+ * budget pays here where it does not for broadcasts, which a sender can make far ahead.
+ */
+export const OWN_CALL_COPY_CHARS = 1024 * 1024;
 
 /** A broadcast run leaves once it holds this many payloads ... */
 export const RUN_PAYLOADS = 512;
@@ -221,25 +230,36 @@ export class Endpoint {
   requestWith(base: RequestBase, payload: unknown, call?: CallOverrides): Promise<unknown> {
     if (base.op === 'broadcast') return this.broadcast(base, payload);
     return new Promise<unknown>((resolve, reject) => {
+      const op = base.op;
+      const dedupeKey = op === 'consume' ? (call?.dedupeKey ?? base.dedupeKey) : undefined;
+      // As for a broadcast: this process may run the call itself (every map reaches it when
+      // it handles the event; a consume may). A deduplicated consume is run by the broker's
+      // own job, never delivered as this caller's, so a copy would never be used.
+      const copy =
+        dedupeKey === undefined && this.keepsOwnCopies(base, OWN_CALL_COPY_CHARS) ? copyPlain(payload) : NO_COPY;
       let p: string;
       try {
-        p = this.payloadOf(base, payload);
+        p = this.payloadOf(base, copy === NO_COPY ? payload : copy, copy !== NO_COPY);
       } catch (err) {
         return reject(err);
       }
       const id = this.nextId++;
-      const op = base.op;
       const frame = this.requestFrame(base, id, p);
       const timeoutMs = call?.timeoutMs ?? base.timeoutMs;
       frame.ms = timeoutMs;
       if (op === 'consume') {
         frame.rd = base.redeliver ?? true;
-        const dedupeKey = call?.dedupeKey ?? base.dedupeKey;
         if (dedupeKey !== undefined) frame.dk = dedupeKey;
       } else if (base.maxResultBytes !== undefined) {
         frame.mr = base.maxResultBytes;
       }
       this.track(id, base.ev, op, resolve, reject, timeoutMs);
+      if (copy !== NO_COPY) {
+        frame.own = true;
+        const kept: Kept = { ps: [p], copies: [], chars: 0 };
+        this.keepCopy(kept, copy, p.length);
+        (this.pending.get(id) as Pending).kept = kept;
+      }
       if (!this.send(frame)) {
         this.settle(id);
         reject(new NotConnectedError(base.ev));
@@ -264,7 +284,7 @@ export class Endpoint {
     // This process runs its own broadcasts too: a copy made now, while checking the value,
     // spares decoding the payload when its delivery comes back. A run keeps copies of all
     // its payloads or of none (then the master sends the payloads back, as to anyone).
-    const keep = joinable ? open.kept !== undefined : this.keepsOwnCopies(base);
+    const keep = joinable ? open.kept !== undefined : this.keepsOwnCopies(base, OWN_COPY_CHARS);
     const copy = keep ? copyPlain(payload) : NO_COPY;
     let p: string;
     try {
@@ -288,7 +308,7 @@ export class Endpoint {
     // A run that filled up passes keeping copies on only while still under the budget (the
     // copy made for its first payload is then simply not kept).
     let kept: Kept | undefined;
-    if (keep && (!joinable || this.keepsOwnCopies(base))) {
+    if (keep && (!joinable || this.keepsOwnCopies(base, OWN_COPY_CHARS))) {
       frame.own = true;
       kept = { ps: frame.ps, copies: [], chars: 0 };
       this.keepCopy(kept, copy, p.length);
@@ -300,11 +320,12 @@ export class Endpoint {
   }
 
   /**
-   * Whether a new run of `ev` keeps copies for this process's own delivery: only while the
-   * copies held are under `OWN_COPY_CHARS`, and only if a handler here will run them.
+   * Whether a new request (or broadcast run) of `ev` keeps copies for this process's own
+   * delivery: only while the copies held are under `budget`, and only if a handler here will
+   * run them.
    */
-  private keepsOwnCopies(base: RequestBase): boolean {
-    return base.plainPayload !== false && this.keptChars < OWN_COPY_CHARS && this.handlers.has(base.ev);
+  private keepsOwnCopies(base: RequestBase, budget: number): boolean {
+    return base.plainPayload !== false && this.keptChars < budget && this.handlers.has(base.ev);
   }
 
   private keepCopy(kept: Kept, copy: unknown, chars: number): void {
@@ -314,7 +335,7 @@ export class Endpoint {
     this.keptChars += chars;
   }
 
-  /** Lets go of a broadcast's own copies. */
+  /** Lets go of a request's own copies. */
   private release(pending: Pending): void {
     const kept = pending.kept;
     if (!kept) return;
@@ -455,7 +476,8 @@ export class Endpoint {
     this.running++;
     let result: unknown;
     try {
-      result = handler(decode(call.p, call.ev, this.worker), ctx);
+      const payload = call.own === undefined ? decode(call.p, call.ev, this.worker) : this.takeOwn(call);
+      result = handler(payload, ctx);
     } catch (err) {
       this.running--;
       this.replyError(call, err);
@@ -489,6 +511,25 @@ export class Endpoint {
     }
     this.release(pending);
     for (let i = 0; i < kept.ps.length; i++) this.runBroadcast(ev, kept.ps[i] as string, ctx, kept.copies[i]);
+  }
+
+  /**
+   * The copy this process kept of its own consume or map request, for its own delivery of it.
+   * Throws when the request was settled meanwhile (its local deadline passed or the bus
+   * closed), which lets go of the copy: the caller no longer waits for this outcome.
+   */
+  private takeOwn(call: CallFrame): unknown {
+    const pending = this.pending.get(call.own as number);
+    const kept = pending?.kept;
+    if (!pending || !kept) {
+      this.ignored++;
+      throw new BadPayloadError(`the payload of "${call.ev}" is gone: its caller already gave up on the call`, {
+        event: call.ev,
+        worker: this.worker,
+      });
+    }
+    this.release(pending);
+    return kept.copies[0];
   }
 
   /** Runs one broadcast payload: `copy` if there is one, else `p` decoded. */

@@ -87,8 +87,8 @@ export interface RequestFrame {
   /** Dedupe key (consume). */
   dk?: string;
   /**
-   * Broadcast only: the sender kept its own copies of the payloads, so its own delivery
-   * comes back as a `call` with `own` instead of the payloads.
+   * The sender kept its own copies of the payloads, so its own delivery comes back as a
+   * `call` with `own` instead of the payloads.
    */
   own?: true;
 }
@@ -117,8 +117,9 @@ export interface CallFrame {
   /** Result limit in bytes (map). */
   mr?: number;
   /**
-   * A broadcast back to its own sender: the id of the sender's request, whose payloads
-   * (kept by the sender) are to be run; `p` is then `''` and there is no `ps`.
+   * A delivery back to its own sender (a broadcast, or a map or consume call): the id of the
+   * sender's request, whose payloads (kept by the sender) are to be run; `p` is then `''`
+   * and there is no `ps`.
    */
   own?: number;
 }
@@ -170,10 +171,10 @@ const isRun = (f: Record<string, unknown>): boolean =>
     f.ps.length >= 1 &&
     f.ps.length <= MAX_RUN &&
     f.ps.every(isStr));
-/** `own` only on a broadcast; on a call it replaces the payloads. */
-const isOwnRequest = (f: Record<string, unknown>): boolean => f.own === undefined || (f.own === true && f.op === 'b');
+/** `own` on a request is `true`; on a call it names that request and replaces the payloads. */
+const isOwnRequest = (f: Record<string, unknown>): boolean => f.own === undefined || f.own === true;
 const isOwnCall = (f: Record<string, unknown>): boolean =>
-  f.own === undefined || (isPosInt(f.own) && f.op === 'b' && f.p === '' && f.ps === undefined);
+  f.own === undefined || (isPosInt(f.own) && f.p === '' && f.ps === undefined);
 const optional = <T>(v: unknown, check: (v: unknown) => v is T): boolean => v === undefined || check(v);
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 

@@ -1,6 +1,12 @@
 import test from 'ava';
 import { BATCH_TAG, BatchWriter, appendRecord, isBatch, newBatch, readBatch } from '../../src/batch.js';
-import { PROTOCOL_VERSION, type DownFrame, type UpFrame } from '../../src/protocol.js';
+import {
+  PROTOCOL_VERSION,
+  type CallFrame,
+  type DownFrame,
+  type RequestFrame,
+  type UpFrame,
+} from '../../src/protocol.js';
 import { prng } from '../helpers/fuzz.js';
 
 const cb = PROTOCOL_VERSION;
@@ -66,6 +72,8 @@ test('batch - neighbours that differ only in id and payloads share one header an
   });
   const ok = (id: number, p: string): UpFrame => ({ cb, t: 'res', id, ok: true, p });
   const req = (id: number, p: string, ms = 5): UpFrame => ({ cb, t: 'req', id, ev: 'ask', op: 'm', p, ms });
+  const ownCall = (id: number, own: number): DownFrame => ({ ...(call(id, '') as CallFrame), own });
+  const ownReq = (id: number, p: string): UpFrame => ({ ...(req(id, p) as RequestFrame), own: true });
   const mapped = (id: number, ...ps: string[]): DownFrame => ({
     cb,
     t: 'mapped',
@@ -93,6 +101,11 @@ test('batch - neighbours that differ only in id and payloads share one header an
     { cb, t: 'oks', ids: [1, 2] },
     { cb, t: 'call', id: 0, ev: 'ask', op: 'b', p: '{"json":0}', from: 1 },
     call(18, 'z'),
+    ownCall(19, 7),
+    ownCall(20, 8),
+    ownReq(21, '{"json":21}'),
+    ownReq(22, '{"json":22}'),
+    req(23, '{"json":23}'),
   ];
   const writer = new BatchWriter();
   for (const f of sequence) writer.add(f);
@@ -101,8 +114,10 @@ test('batch - neighbours that differ only in id and payloads share one header an
   const read = readBatch(batch);
   t.true(read.complete);
   t.deepEqual(read.frames, sequence);
-  // Runs: calls 1-3, replies 5-6, requests 9-10, outcomes 12-13 and 16-17.
-  t.is(batch.split('"cb":1').length - 1, sequence.length - 6);
+  // Runs: calls 1-3, replies 5-6, requests 9-10, outcomes 12-13 and 16-17, calls back to their
+  // own callers 19-20 (naming requests 7 and 8), requests keeping their own copies 21-22.
+  t.is(batch.split('"cb":1').length - 1, sequence.length - 8);
+  t.true(batch.includes('"own":[7,8]'));
   t.true(writer.empty);
   t.is(writer.finish(), BATCH_TAG);
 });
@@ -121,6 +136,8 @@ test('batch - a run record whose header and payloads disagree is malformed', (t)
     record(header.replace('[1,2]', '{"a":1}'), '2:1:x1:x'),
     record('{"cb":1,"t":"mapped","run":[1,2],"r":[[1,true]]}', '3:1:x1:x1:x'),
     record('{"cb":1,"t":"mapped","run":[1,2],"r":[[1,false]]}', '2:1:x1:x'),
+    record('{"cb":1,"t":"call","ev":"a","op":"m","from":1,"own":[3],"run":[1,2]}', '2:0:0:'),
+    record('{"cb":1,"t":"call","ev":"a","op":"m","from":1,"own":3,"run":[1,2]}', '2:0:0:'),
   ]) {
     const read = readBatch(bad);
     t.false(read.complete, bad);
@@ -151,10 +168,20 @@ test('batch - random sequences of envelopes come back whole, runs or not', (t) =
       p: text(),
       from: int(3),
       ...(int(2) ? { mr: 100 } : {}),
+      ...(int(3) === 0 ? { p: '', own: 1 + int(1e6) } : {}),
     }),
     () => ({ cb, t: 'res', id: 1 + int(1e6), ok: true, p: text() }),
     () => ({ cb, t: 'res', id: 1 + int(1e6), ok: false, e: { c: 'CB_TIMEOUT', m: text() } }),
-    () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: int(2) ? 'm' : 'c', p: text(), ms: 10 * (1 + int(2)) }),
+    () => ({
+      cb,
+      t: 'req',
+      id: 1 + int(1e6),
+      ev: ev(),
+      op: int(2) ? 'm' : 'c',
+      p: text(),
+      ms: 10 * (1 + int(2)),
+      ...(int(2) ? { own: true as const } : {}),
+    }),
     () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: 'b', p: '', ps: [text(), text()] }),
     () => ({ cb, t: 'req', id: 1 + int(1e6), ev: ev(), op: 'b', p: '', ps: [text()], own: true }),
     () => ({ cb, t: 'call', id: 0, ev: ev(), op: 'b', p: '', from: int(3), own: 1 + int(1e6) }),

@@ -234,6 +234,79 @@ test('broker - a sender that kept its copies gets its own delivery without paylo
   t.is(late.stats().ignored, 0);
 });
 
+test('broker - a map or consume reaches its own caller as a reference to the copy it kept', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const got = new Map<number, unknown[]>();
+  const sent = { n: 1, list: [1, 2] };
+  for (const id of [2, 3]) {
+    net.add(id, {
+      ask: (p) => {
+        (got.get(id) ?? got.set(id, []).get(id)!).push(p);
+        return id;
+      },
+      job: (p) => void (got.get(id) ?? got.set(id, []).get(id)!).push(p),
+    });
+  }
+  await net.ready(2, 3);
+  const caller = net.endpoints.get(2)!;
+  const answers = caller.request(spec('ask', 'map', sent));
+  t.is(caller.stats().ownCopyChars, '{"json":{"n":1,"list":[1,2]}}'.length, 'the copy is held until the call runs');
+  sent.list.push(3);
+  t.deepEqual(await answers, [2, 3]);
+  t.is(caller.stats().ownCopyChars, 0);
+  const calls = (id: number): unknown[] =>
+    net.down.get(id)!.flatMap((f) => (f.t === 'call' && f.op === 'm' ? [[f.from, f.own, f.p]] : []));
+  t.deepEqual(calls(2), [[2, 1, '']]);
+  t.deepEqual(calls(3), [[2, undefined, '{"json":{"n":1,"list":[1,2]}}']]);
+  t.deepEqual(got.get(2), [{ n: 1, list: [1, 2] }], 'the caller ran its copy, made before the mutation');
+  t.not(got.get(2)![0], sent);
+  t.deepEqual(got.get(3), [{ n: 1, list: [1, 2] }]);
+  // A consume goes round-robin: it reaches its caller once as a reference, the other worker
+  // with its payload; either way the copy is let go once the consume is done.
+  for (const n of [1, 2]) await caller.request(spec('job', 'consume', { n }));
+  const jobs = (id: number): [boolean, string][] =>
+    net.down.get(id)!.flatMap((f) => (f.t === 'call' && f.op === 'c' ? [[f.own === undefined, f.p]] : []));
+  t.deepEqual([...jobs(2), ...jobs(3)].sort(), [
+    [false, ''],
+    [true, '{"json":{"n":2}}'],
+  ]);
+  t.deepEqual(
+    got
+      .get(2)!
+      .slice(1)
+      .concat(got.get(3)!.slice(1))
+      .sort((a, b) => (a as { n: number }).n - (b as { n: number }).n),
+    [{ n: 1 }, { n: 2 }],
+  );
+  // A deduplicated consume is run by the broker's own job: its caller keeps no copy.
+  const kept = caller.request(spec('job', 'consume', { n: 3 }, { dedupeKey: 'k' }));
+  t.is(caller.stats().ownCopyChars, 0);
+  await kept;
+  t.true(
+    [...jobs(2), ...jobs(3)].some(([plain, p]) => plain && p === '{"json":{"n":3}}'),
+    'delivered with its payload, wherever it ran',
+  );
+  t.is(caller.stats().ownCopyChars, 0);
+  t.is(caller.stats().ignored, 0);
+});
+
+test('endpoint - a call back to its own caller after the caller gave up answers CB_BAD_PAYLOAD', async (t) => {
+  const frames: UpFrame[] = [];
+  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  t.teardown(() => ep.close());
+  let ran = 0;
+  ep.on('ask', () => ran++);
+  ep.receive({ cb: 1, t: 'call', id: 5, ev: 'ask', op: 'm', p: '', from: 2, own: 41 });
+  await tick();
+  t.is(ran, 0, 'the handler does not run without its payload');
+  t.deepEqual(
+    frames.flatMap((f) => (f.t === 'res' ? [[f.id, f.ok, f.e?.c, f.e?.ev, f.e?.w]] : [])),
+    [[5, false, ErrorCodes.BAD_PAYLOAD, 'ask', 2]],
+  );
+  t.is(ep.stats().ignored, 1);
+});
+
 test('broker - a run with one payload over the limit is refused whole', async (t) => {
   const net = new Net({ maxPayloadBytes: 1000 });
   t.teardown(() => net.close());
