@@ -124,6 +124,10 @@ test.serial('operations - a worker can map and consume through the master', asyn
   const answers = await messenger.map('test.relay', { op: 'map', text: 'nested' });
   t.is(answers.length, 2);
   for (const a of answers) t.regex(a, /^\d+:nested,\d+:nested$/);
+  // Large enough for the calling worker to run its own call from the copy it kept.
+  const large = await messenger.map('test.relay', { op: 'map', text: 'nested', repeat: 200 });
+  t.is(large.length, 2);
+  for (const a of large) t.regex(a, /^\d+:(nested){200},\d+:(nested){200}$/);
   const consumed = await messenger.map('test.relay', { op: 'consume', text: 'from-worker' });
   t.deepEqual(consumed, ['ok', 'ok']);
   await waitForQuiet();
