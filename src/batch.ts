@@ -226,15 +226,10 @@ export class BatchWriter {
       header = JSON.stringify({ cb: first.cb, t: 'mapped', run: ids, r: first.r.map((o) => [o[0], true]) });
     } else {
       for (const f of run) payloads.push((f as { p: string }).p);
+      const fields: Record<string, unknown> = { ...first, id: undefined, p: undefined, run: ids };
       // Calls back to their own caller differ in the request they name too: `own` lists them.
-      const own = first.t === 'call' && first.own !== undefined ? run.map((f) => (f as CallFrame).own) : undefined;
-      header = JSON.stringify({
-        ...first,
-        id: undefined,
-        p: undefined,
-        own: own ?? (first as { own?: unknown }).own,
-        run: ids,
-      });
+      if (first.t === 'call' && first.own !== undefined) fields.own = run.map((f) => (f as CallFrame).own);
+      header = JSON.stringify(fields);
     }
     const parts = this.parts;
     parts.push(`${header.length}:`, header, `${payloads.length}:`);

@@ -267,12 +267,7 @@ export class Endpoint {
         frame.mr = base.maxResultBytes;
       }
       this.track(id, base.ev, op, resolve, reject, timeoutMs);
-      if (copy !== NO_COPY) {
-        frame.own = true;
-        const kept: Kept = { ps: [p], copies: [], chars: 0 };
-        this.keepCopy(kept, copy, p.length);
-        (this.pending.get(id) as Pending).kept = kept;
-      }
+      if (copy !== NO_COPY) this.keepOwn(frame, [p], copy, p.length);
       if (!this.send(frame)) {
         this.settle(id);
         reject(new NotConnectedError(base.ev));
@@ -320,13 +315,10 @@ export class Endpoint {
     });
     // A run that filled up passes keeping copies on only while still under the budget (the
     // copy made for its first payload is then simply not kept).
-    let kept: Kept | undefined;
-    if (keep && (!joinable || this.keepsOwnCopies(base, OWN_COPY_CHARS))) {
-      frame.own = true;
-      kept = { ps: frame.ps, copies: [], chars: 0 };
-      this.keepCopy(kept, copy, p.length);
-      (this.pending.get(id) as Pending).kept = kept;
-    }
+    const kept =
+      keep && (!joinable || this.keepsOwnCopies(base, OWN_COPY_CHARS))
+        ? this.keepOwn(frame, frame.ps, copy, p.length)
+        : undefined;
     this.openRun = { base, frame, kept, promise, chars: p.length };
     queueMicrotask(this.closeOpenRun);
     return promise;
@@ -339,6 +331,18 @@ export class Endpoint {
    */
   private keepsOwnCopies(base: RequestBase, budget: number): boolean {
     return base.plainPayload !== false && this.keptChars < budget && this.handlers.has(base.ev);
+  }
+
+  /**
+   * Marks the tracked request `frame` as keeping its own copies (its first, `copy`, of a
+   * payload encoded to `chars` characters), so its own delivery comes back as a reference.
+   */
+  private keepOwn(frame: RequestFrame, ps: string[], copy: unknown, chars: number): Kept {
+    frame.own = true;
+    const kept: Kept = { ps, copies: [], chars: 0 };
+    this.keepCopy(kept, copy, chars);
+    (this.pending.get(frame.id) as Pending).kept = kept;
+    return kept;
   }
 
   private keepCopy(kept: Kept, copy: unknown, chars: number): void {
