@@ -519,34 +519,40 @@ export class Endpoint {
 
   /** This process's own broadcast (request `id`), delivered from the copies it kept. */
   private runOwn(id: number, ev: string, ctx: HandlerContext): void {
-    const pending = this.pending.get(id);
-    const kept = pending?.kept;
-    // Settled already (the link closed, or the local deadline passed): nothing is kept.
-    if (!pending || !kept) {
-      this.ignored++;
-      return;
-    }
-    this.release(pending);
+    const kept = this.takeKept(id);
+    if (!kept) return;
     for (let i = 0; i < kept.ps.length; i++) this.runBroadcast(ev, kept.ps[i] as string, ctx, kept.copies[i]);
   }
 
   /**
    * The copy this process kept of its own consume or map request, for its own delivery of it.
    * Throws when the request was settled meanwhile (its local deadline passed or the bus
-   * closed), which lets go of the copy: the caller no longer waits for this outcome.
+   * closed): the caller no longer waits for this outcome.
    */
   private takeOwn(call: CallFrame): unknown {
-    const pending = this.pending.get(call.own as number);
-    const kept = pending?.kept;
-    if (!pending || !kept) {
-      this.ignored++;
+    const kept = this.takeKept(call.own as number);
+    if (!kept) {
       throw new BadPayloadError(`the payload of "${call.ev}" is gone: its caller already gave up on the call`, {
         event: call.ev,
         worker: this.worker,
       });
     }
-    this.release(pending);
     return kept.copies[0];
+  }
+
+  /**
+   * The copies request `id` kept for its own delivery, let go of now; `undefined` (counted as
+   * ignored) once the request settled, which already let go of them.
+   */
+  private takeKept(id: number): Kept | undefined {
+    const pending = this.pending.get(id);
+    const kept = pending?.kept;
+    if (!pending || !kept) {
+      this.ignored++;
+      return undefined;
+    }
+    this.release(pending);
+    return kept;
   }
 
   /** Runs one broadcast payload: `copy` if there is one, else `p` decoded. */
