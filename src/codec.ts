@@ -1,28 +1,49 @@
 /**
  * Payload encoding: superjson, so that Date, Map, Set, bigint, undefined, RegExp, URL and
- * Error arrive as they were sent. Encoding happens once, in the sender; the master never
- * decodes. Decoding refuses anything that could pollute a prototype.
+ * Error arrive as they were sent. Encoding happens once, in the sender, which refuses what
+ * a receiver would not get back as sent (sendable.ts); the master never decodes. Decoding
+ * refuses anything that could pollute a prototype.
  */
 import superjson from 'superjson';
 import { BadPayloadError } from './errors.js';
 import { encodePlain } from './plain-json.js';
 import { decodeRich, encodeRich } from './rich-json.js';
+import { findUnsendable } from './sendable.js';
 
 /**
- * Encodes a payload or result into superjson's format; throws `BadPayloadError` for values
- * superjson cannot carry. The fastest encoder that knows the value writes it: the plain-JSON
- * one (skipped when the generator says the type is `plain: false`), then the rich one, then
- * superjson itself.
+ * Encodes a payload or result into superjson's format; throws `BadPayloadError` for a value a
+ * receiver would not get back as sent, naming the event and where in the value the trouble is
+ * (`cannot send "orders.new": payload.items[2].cb is a function`). The fastest encoder that
+ * knows the value writes it: the plain-JSON one (skipped when the generator says the type is
+ * `plain: false`), then the rich one, then superjson itself. `what` starts the path: a map
+ * handler's return value is a `result`.
  */
-export function encode(value: unknown, event: string, worker: number, plain?: boolean): string {
+export function encode(
+  value: unknown,
+  event: string,
+  worker: number,
+  plain?: boolean,
+  what: 'payload' | 'result' = 'payload',
+): string {
   if (plain !== false) {
     const fast = encodePlain(value);
     if (fast !== undefined) return fast;
   }
   try {
-    return encodeRich(value) ?? superjson.stringify(value);
+    const rich = encodeRich(value);
+    if (rich !== undefined) return rich;
+    // The fast encoders take only what they carry as sent (bar the properties no JSON encoder
+    // sees, see sendable.ts); superjson takes anything and may drop or change it without a
+    // word, so what reaches it is checked first.
+    const bad = findUnsendable(value, what);
+    if (bad !== undefined) {
+      throw new BadPayloadError(`cannot send "${event}": ${bad.path} ${bad.reason}`, { event, worker });
+    }
+    return superjson.stringify(value);
   } catch (err) {
-    throw new BadPayloadError(`cannot encode "${event}": ${(err as Error).message}`, { event, worker });
+    if (err instanceof BadPayloadError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new BadPayloadError(`cannot encode "${event}": ${reason}`, { event, worker });
   }
 }
 
@@ -49,7 +70,10 @@ export function decode(text: string, event: string, worker: number): unknown {
     // The common annotations are applied directly; anything else is superjson's to restore.
     const fast = decodeRich(parsed as { json: unknown; meta?: unknown });
     if (fast) return fast.value;
-    return superjson.deserialize(parsed as Parameters<typeof superjson.deserialize>[0]);
+    // The rich decoder may have restored part of `parsed` in place before it gave up (say, a
+    // RegExp before a typed array): superjson would restore that part again, and a RegExp made
+    // from a RegExp throws. It gets the text parsed afresh.
+    return superjson.parse(text);
   } catch (err) {
     throw new BadPayloadError(`cannot decode "${event}": ${(err as Error).message}`, { event, worker });
   }

@@ -599,7 +599,7 @@ export class Endpoint {
     }
     let p: string;
     try {
-      p = encode(value, call.ev, this.worker, this.richResults.has(call.ev) ? false : undefined);
+      p = encode(value, call.ev, this.worker, this.richResults.has(call.ev) ? false : undefined, 'result');
     } catch (err) {
       return this.replyError(call, err);
     }

@@ -12,7 +12,9 @@
  * It gives up, leaving the value to superjson, on: an object, array or bigint reached twice
  * (superjson records those as referential equalities), class instances, symbols, typed
  * arrays, invalid dates, sparse arrays, keys superjson refuses (`__proto__`, `constructor`,
- * `prototype`), and nesting deeper than `MAX_DEPTH`.
+ * `prototype`), errors with a cause or properties of their own, and nesting deeper than
+ * `MAX_DEPTH`. Like superjson, it does not look for symbol-keyed properties, nor for other
+ * properties of an array, a Date, a Map… (see sendable.ts).
  */
 
 const MAX_DEPTH = 64;
@@ -114,11 +116,21 @@ function walkObject(v: object, seen: Set<unknown>, depth: number): Walked {
   }
   if (v instanceof Error) {
     // superjson keeps an error's name and message (no other property unless configured).
-    // superjson also keeps a `cause`, walked as a value of its own: left to superjson.
-    if (typeof v.name !== 'string' || typeof v.message !== 'string' || 'cause' in v) throw GIVE_UP;
+    // superjson also keeps a `cause`, walked as a value of its own: left to superjson. An
+    // error with properties of its own (a `code`…) would lose them: left to superjson's
+    // path, whose check refuses it.
+    if (typeof v.name !== 'string' || typeof v.message !== 'string' || 'cause' in v || hasOwnFields(v)) {
+      throw GIVE_UP;
+    }
     return leaf({ name: v.name, message: v.message }, 'Error');
   }
   throw GIVE_UP;
+}
+
+/** Whether an error has an enumerable property of its own besides `name` and `message`. */
+function hasOwnFields(e: Error): boolean {
+  for (const key of Object.keys(e)) if (key !== 'name' && key !== 'message') return true;
+  return false;
 }
 
 /**
@@ -183,7 +195,10 @@ function finish(value: unknown, type: string | undefined, inner: Record<string, 
 
 // ---- decoding ------------------------------------------------------------------------------
 
-/** What superjson's `deserialize` would return for `parsed`, or `undefined` to let superjson do it. */
+/**
+ * What superjson's `deserialize` would return for `parsed`, or `undefined` to let superjson do
+ * it. Restores in place: when it gives up, `parsed` may be partly restored already.
+ */
 export function decodeRich(parsed: { json: unknown; meta?: unknown }): { value: unknown } | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const meta = parsed.meta as Record<string, unknown> | undefined;

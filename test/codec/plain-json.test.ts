@@ -93,6 +93,14 @@ test('codec - every value superjson annotates falls back to superjson', (t) => {
   t.is(encodePlain(new Point(1)), undefined);
 });
 
+test('codec - keys every receiver refuses are left to the slow path, which refuses them', (t) => {
+  t.is(encodePlain(JSON.parse('{"a":{"__proto__":{"x":1}}}')), undefined, 'an own __proto__ key');
+  t.is(encodePlain({ a: [{ constructor: { prototype: {} } }] }), undefined, 'a constructor holding a prototype');
+  // Harmless keys of the same names stay on the fast path (decode accepts them).
+  t.is(encodePlain({ constructor: 'x', prototype: { y: 1 } }), '{"json":{"constructor":"x","prototype":{"y":1}}}');
+  t.is(encodePlain({ constructor: { name: 'x' } }), '{"json":{"constructor":{"name":"x"}}}');
+});
+
 test('codec - plain values round-trip through superjson unchanged', (t) => {
   const value = {
     s: 'a"b\\c',

@@ -90,6 +90,8 @@ test('codec - what superjson records as shared, or handles specially, is left to
     Object.assign(new Array<number>(3), { 0: 1, 2: 3 }),
     { constructor: 1 },
     { fn: () => 1 },
+    { e: Object.assign(new Error('x'), { code: 'E_X' }) },
+    { e: new Error('x', { cause: 1 }) },
   ]) {
     t.is(encodeRich(value), undefined, String(value));
   }
