@@ -17,6 +17,20 @@ export interface BusOptions {
    * (forked, not yet joined) before failing with `NoHandlerError`, in ms. Default: 5 000.
    */
   startWaitMs?: number;
+  /**
+   * How long the master remembers a settled `dedupeKey` job at most, in ms, counted from when
+   * it settled. A caller with a key that is no longer remembered runs the job again, as for a
+   * new key. Default: `Infinity`: a boot job stays done for the master's life however late a
+   * worker is forked, and `maxDedupeKeys` alone bounds the memory; set it when keys should
+   * expire by age as well (per-day jobs).
+   */
+  dedupeTtlMs?: number;
+  /**
+   * Most settled `dedupeKey` jobs the master remembers; past it, the oldest-settled is
+   * forgotten first. Running jobs are never forgotten and do not count. Default: 10 000
+   * (about 2 MB of master memory with short keys: some 200 bytes a key).
+   */
+  maxDedupeKeys?: number;
   /** Where the bus logs. Default: concise lines on stderr (silent when `NODE_ENV=test`). */
   logger?: Logger;
 }
@@ -29,6 +43,8 @@ export const DEFAULTS = {
   maxPayloadBytes: 8 * 1024 * 1024,
   maxResultBytes: 1024 * 1024,
   startWaitMs: 5_000,
+  dedupeTtlMs: Infinity,
+  maxDedupeKeys: 10_000,
 } as const;
 
 /** Whether `v` is a usable positive whole number of ms or bytes. */
@@ -38,17 +54,23 @@ export function isPositiveInt(v: unknown): v is number {
 
 /** Applies defaults and rejects out-of-range values with `BadOptionsError`. */
 export function resolveOptions(options: BusOptions = {}): ResolvedBusOptions {
-  for (const key of ['timeoutMs', 'maxPayloadBytes', 'maxResultBytes', 'startWaitMs'] as const) {
+  for (const key of ['timeoutMs', 'maxPayloadBytes', 'maxResultBytes', 'startWaitMs', 'maxDedupeKeys'] as const) {
     const v = options[key];
     if (v !== undefined && !isPositiveInt(v)) {
       throw new BadOptionsError(`bus option ${key} must be a positive integer, got ${String(v)}`);
     }
+  }
+  const ttl = options.dedupeTtlMs;
+  if (ttl !== undefined && ttl !== Infinity && !isPositiveInt(ttl)) {
+    throw new BadOptionsError(`bus option dedupeTtlMs must be a positive integer or Infinity, got ${String(ttl)}`);
   }
   return {
     timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
     maxPayloadBytes: options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
     maxResultBytes: options.maxResultBytes ?? DEFAULTS.maxResultBytes,
     startWaitMs: options.startWaitMs ?? DEFAULTS.startWaitMs,
+    dedupeTtlMs: options.dedupeTtlMs ?? DEFAULTS.dedupeTtlMs,
+    maxDedupeKeys: options.maxDedupeKeys ?? DEFAULTS.maxDedupeKeys,
     logger: options.logger ?? stderrLogger(),
   };
 }
