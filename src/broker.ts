@@ -7,6 +7,7 @@
  * It reads envelopes only; payload bytes pass through untouched.
  */
 import { exceeds } from './codec.js';
+import { DedupeTable } from './dedupe-table.js';
 import type { BusError } from './errors.js';
 import {
   ClosedError,
@@ -101,11 +102,13 @@ interface DedupeWaiter {
   readonly timer: NodeJS.Timeout;
 }
 
+/** A run-once job while it runs. */
 interface DedupeEntry {
-  done: boolean;
-  outcome: { ok: true } | { ok: false; e: WireError } | undefined;
+  readonly key: string;
   waiters: DedupeWaiter[];
 }
+
+type DedupeOutcome = { ok: true } | { ok: false; e: WireError };
 
 /** Counters and table sizes, for tests and monitoring. */
 export interface BrokerStats {
@@ -115,8 +118,10 @@ export interface BrokerStats {
   pendingDeliveries: number;
   /** Requests waiting for a starting worker. */
   parkedRequests: number;
-  /** Dedupe keys seen (settled or running). */
+  /** Dedupe keys remembered: running, or settled and not yet forgotten (see `dedupeTtlMs`, `maxDedupeKeys`). */
   dedupeKeys: number;
+  /** Settled dedupe keys forgotten so far, by age or by count; their next caller runs the job again. */
+  dedupeEvicted: number;
   /** Dedupe callers waiting for a running job. */
   dedupeWaiters: number;
   /** Broadcasts that found no handler anywhere. */
@@ -152,7 +157,7 @@ export class Broker {
   private readonly peers = new Map<number, Peer>();
   private readonly requests = new Map<number, Request>();
   private readonly deliveries = new Map<number, Delivery>();
-  private readonly dedupe = new Map<string, DedupeEntry>();
+  private readonly dedupe: DedupeTable<DedupeEntry, DedupeOutcome>;
   private readonly roundRobin = new Map<string, number>();
   private nextKey = 1;
   private nextDelivery = 1;
@@ -161,6 +166,8 @@ export class Broker {
   private staleReplies = 0;
   private redelivered = 0;
   private closed = false;
+  /** Why new requests are refused (the cluster is shutting down), if they are. */
+  private refusing: string | undefined;
 
   /** Peers that left: a late envelope from one must not bring it back. */
   private readonly departed = new Set<number>();
@@ -182,7 +189,9 @@ export class Broker {
     private readonly send: SendToPeer,
     private readonly log: Logger = options.logger,
     private readonly flow: FlowControl = alwaysWritable,
-  ) {}
+  ) {
+    this.dedupe = new DedupeTable(options.dedupeTtlMs, options.maxDedupeKeys);
+  }
 
   /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
   peerStarting(id: number): void {
@@ -243,7 +252,7 @@ export class Broker {
     for (const req of [...this.requests.values()]) {
       if (req.caller === id) this.abandon(req);
     }
-    for (const entry of this.dedupe.values()) {
+    for (const entry of this.dedupe.jobs()) {
       entry.waiters = entry.waiters.filter((w) => {
         if (w.peer !== id) return true;
         clearTimeout(w.timer);
@@ -287,12 +296,13 @@ export class Broker {
     let parked = 0;
     for (const r of this.requests.values()) if (r.parked) parked++;
     let waiters = 0;
-    for (const d of this.dedupe.values()) waiters += d.waiters.length;
+    for (const d of this.dedupe.jobs()) waiters += d.waiters.length;
     return {
       pendingRequests: this.requests.size,
       pendingDeliveries: this.deliveries.size,
       parkedRequests: parked,
       dedupeKeys: this.dedupe.size,
+      dedupeEvicted: this.dedupe.evicted,
       dedupeWaiters: waiters,
       unhandledBroadcasts: this.unhandledBroadcasts,
       malformed: this.malformed,
@@ -304,6 +314,20 @@ export class Broker {
     };
   }
 
+  /**
+   * Refuses every new request from now on with a `ClosedError` saying `reason`; requests
+   * already routed still settle, and a request left with nobody to run it fails the same way.
+   */
+  refuseRequests(reason: string): void {
+    this.refusing = reason;
+    this.retryParked();
+  }
+
+  /** Why nobody can run a request of `ev`. */
+  private nobodyFor(ev: string): BusError {
+    return this.refusing === undefined ? new NoHandlerError(ev) : new ClosedError(ev, this.refusing);
+  }
+
   /** Fails everything still pending with `err` and stops routing. */
   close(): void {
     this.closed = true;
@@ -313,7 +337,8 @@ export class Broker {
       this.abandon(req);
     }
     for (const peer of this.peers.values()) this.clearStartTimer(peer);
-    for (const entry of this.dedupe.values()) for (const w of entry.waiters) clearTimeout(w.timer);
+    for (const entry of this.dedupe.jobs()) for (const w of entry.waiters) clearTimeout(w.timer);
+    this.dedupe.clear();
   }
 
   // ---- membership -------------------------------------------------------------------
@@ -380,6 +405,9 @@ export class Broker {
   // ---- requests -----------------------------------------------------------------------
 
   private request(from: number, f: RequestFrame): void {
+    if (this.refusing !== undefined) {
+      return this.sendDone(from, f.id, errorToWire(new ClosedError(f.ev, this.refusing), f.ev, 0));
+    }
     if (!this.peers.has(from)) this.peerStarting(from);
     const limit = Math.min(f.mp ?? this.options.maxPayloadBytes, this.options.maxPayloadBytes);
     // A run with one payload over the limit is refused as a whole: the sender checked every
@@ -453,11 +481,9 @@ export class Broker {
       return;
     }
     const dkey = `${f.ev}\u0000${f.dk}`;
-    let entry = this.dedupe.get(dkey);
-    if (entry?.done) {
-      const outcome = entry.outcome;
-      return this.sendDone(from, f.id, outcome && !outcome.ok ? outcome.e : undefined);
-    }
+    const outcome = this.dedupe.outcome(dkey);
+    if (outcome) return this.sendDone(from, f.id, outcome.ok ? undefined : outcome.e);
+    let entry = this.dedupe.job(dkey);
     const waiter: DedupeWaiter = {
       peer: from,
       id: f.id,
@@ -471,8 +497,8 @@ export class Broker {
       entry.waiters.push(waiter);
       return;
     }
-    entry = { done: false, outcome: undefined, waiters: [waiter] };
-    this.dedupe.set(dkey, entry);
+    entry = { key: dkey, waiters: [waiter] };
+    this.dedupe.start(dkey, entry);
     this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, entry);
   }
 
@@ -512,11 +538,11 @@ export class Broker {
   private routeConsume(req: ConsumeRequest): void {
     const candidates = this.routable(req.ev, req.tried);
     if (candidates.length === 0) {
-      if (this.someoneStarting()) {
+      if (this.refusing === undefined && this.someoneStarting()) {
         req.parked = true;
         return;
       }
-      return this.failConsume(req, req.lastFailure ?? new NoHandlerError(req.ev));
+      return this.failConsume(req, req.lastFailure ?? this.nobodyFor(req.ev));
     }
     req.parked = false;
     const turn = this.roundRobin.get(req.ev) ?? 0;
@@ -552,8 +578,14 @@ export class Broker {
   private routeMap(req: MapRequest): void {
     const targets = this.routable(req.ev);
     if (targets.length === 0) {
-      if (this.someoneStarting()) {
+      if (this.refusing === undefined && this.someoneStarting()) {
         req.parked = true;
+        return;
+      }
+      if (this.refusing !== undefined) {
+        this.finish(req);
+        const err = new ClosedError(req.ev, this.refusing);
+        if (req.caller !== undefined) this.sendDone(req.caller, req.callerId, errorToWire(err, req.ev, 0));
         return;
       }
       // Nobody handles it: map rejects with NoHandlerError, mapSettled resolves to [].
@@ -681,9 +713,8 @@ export class Broker {
     if (req.caller !== undefined) this.sendDone(req.caller, req.callerId, e);
   }
 
-  private settleDedupe(entry: DedupeEntry, outcome: { ok: true } | { ok: false; e: WireError }): void {
-    entry.done = true;
-    entry.outcome = outcome;
+  private settleDedupe(entry: DedupeEntry, outcome: DedupeOutcome): void {
+    this.dedupe.settle(entry.key, outcome);
     const waiters = entry.waiters;
     entry.waiters = [];
     for (const w of waiters) {

@@ -78,6 +78,19 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** A draining worker still alive this long after it was told to drain is killed. Default: 10 000 ms. */
   killTimeoutMs?: number;
+  /**
+   * How long a draining worker keeps an idle HTTP/1.1 keep-alive connection open for one last
+   * request (answered with `Connection: close`) before it closes it; at most half of
+   * `killTimeoutMs`. Default: 1 000 ms.
+   */
+  drainIdleMs?: number;
+  /**
+   * Quick deaths in a row (within `minUptimeMs` of the fork) of one worker slot after which,
+   * if no worker is ready anywhere, the master gives up: it logs why, stops, and exits with
+   * code 1 so that systemd, Docker or Kubernetes see the failure. `Infinity` never gives up.
+   * Default: 5.
+   */
+  maxRestarts?: number;
   /** A worker that dies sooner than this after its fork is in a crash loop: re-forked with backoff. Default: 5 000 ms. */
   minUptimeMs?: number;
   /** First backoff delay of a crash loop. Default: 100 ms. */
@@ -93,9 +106,11 @@ export interface ClusterOptions {
   /** Hard deadline of a graceful shutdown. Default: 15 000 ms. */
   shutdownTimeoutMs?: number;
   /**
-   * IPC serialization of the workers' channels. `'advanced'` (V8's serializer) copies the
-   * bus's batched strings as they are, where `'json'` escapes them again; your own
-   * `process.send` messages then follow the structured-clone rules. Default: `'advanced'`.
+   * IPC serialization of the workers' channels. Bus traffic travels on each worker's bus pipe
+   * and does not depend on it. `'advanced'` (V8's serializer) lets your own `process.send`
+   * messages carry what structured clone can, but Node's deserializer in the master recurses:
+   * a message nested a few thousand levels deep from a worker crashes the master with a
+   * `RangeError`. `'json'` survives any message. Default: `'json'`.
    */
   serialization?: 'json' | 'advanced';
   /** Where the supervisor logs. Default: concise lines on stderr (silent when `NODE_ENV=test`). */
@@ -118,6 +133,8 @@ const positive = [
   'backoffMaxMs',
   'maxForksPerSecond',
   'shutdownTimeoutMs',
+  'drainIdleMs',
+  'maxRestarts',
 ] as const;
 
 /** Applies defaults; rejects out-of-range values with `BadOptionsError`. */
@@ -129,17 +146,22 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
   }
   for (const key of positive) {
     const v = options[key];
-    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0)) {
+    // `maxRestarts: Infinity` is the way to say "never give up".
+    const ok = typeof v === 'number' && v > 0 && (Number.isFinite(v) || (key === 'maxRestarts' && v === Infinity));
+    if (v !== undefined && !ok) {
       throw new BadOptionsError(`${key} must be a positive number, got ${String(v)}`);
     }
   }
   const count = workers === 0 ? os.availableParallelism() : workers;
+  const killTimeoutMs = options.killTimeoutMs ?? 10_000;
   return {
     workers: count,
     master: options.master,
     worker: options.worker,
     readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-    killTimeoutMs: options.killTimeoutMs ?? 10_000,
+    killTimeoutMs,
+    drainIdleMs: Math.min(options.drainIdleMs ?? 1_000, killTimeoutMs / 2),
+    maxRestarts: options.maxRestarts ?? 5,
     minUptimeMs: options.minUptimeMs ?? 5_000,
     backoffInitialMs: options.backoffInitialMs ?? 100,
     backoffMaxMs: options.backoffMaxMs ?? 30_000,
@@ -147,7 +169,7 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     reloadSignal: options.reloadSignal ?? 'SIGUSR2',
     handleSignals: options.handleSignals ?? true,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 15_000,
-    serialization: options.serialization ?? 'advanced',
+    serialization: options.serialization ?? 'json',
     logger: options.logger ?? options.bus?.logger ?? stderrLogger(),
     bus: options.bus,
   };

@@ -24,10 +24,18 @@ export interface WorkerStatus {
   readonly lastExitReason: string | undefined;
 }
 
+/** A worker's report of its own crash: why, and where (the error's stack, when it had one). */
+export interface CrashReport {
+  cbc: typeof CONTROL_VERSION;
+  t: 'crashed';
+  reason: string;
+  stack?: string;
+}
+
 /** Worker to master. */
 export type WorkerControl =
   | { cbc: typeof CONTROL_VERSION; t: 'ready' }
-  | { cbc: typeof CONTROL_VERSION; t: 'crashed'; reason: string }
+  | CrashReport
   | { cbc: typeof CONTROL_VERSION; t: 'reload'; id: number }
   | { cbc: typeof CONTROL_VERSION; t: 'status'; id: number };
 
@@ -50,6 +58,10 @@ function isControl(msg: unknown): msg is { cbc: number; t: string } {
   );
 }
 
+/** Longest crash reason and stack the master keeps from a report. */
+const MAX_REASON = 2_000;
+const MAX_STACK = 16_000;
+
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
 /** Validates what a worker sent; anything else is not supervision traffic. */
@@ -60,12 +72,14 @@ export function parseWorkerControl(msg: unknown): WorkerControl | undefined {
   switch (m.t) {
     case 'ready':
       return { cbc: CONTROL_VERSION, t: 'ready' };
-    case 'crashed':
-      return {
-        cbc: CONTROL_VERSION,
-        t: 'crashed',
-        reason: typeof m.reason === 'string' ? m.reason.slice(0, 2000) : 'unknown',
-      };
+    case 'crashed': {
+      // Typed like a bus envelope: a look-alike with a wrong field is the user's own message,
+      // not a crash report, and must not get a worker replaced.
+      if (typeof m.reason !== 'string' || (m.stack !== undefined && typeof m.stack !== 'string')) return undefined;
+      const report: CrashReport = { cbc: CONTROL_VERSION, t: 'crashed', reason: m.reason.slice(0, MAX_REASON) };
+      if (typeof m.stack === 'string') report.stack = m.stack.slice(0, MAX_STACK);
+      return report;
+    }
     case 'reload':
     case 'status':
       return isId(m.id) ? { cbc: CONTROL_VERSION, t: m.t, id: m.id } : undefined;

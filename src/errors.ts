@@ -194,10 +194,17 @@ export class ContractConflictError extends BusError {
   }
 }
 
-/** The bus was closed (the process is shutting down). */
+/**
+ * The bus of this process was closed, or the cluster is shutting down (`reason` says so):
+ * the call was not completed.
+ */
 export class ClosedError extends BusError {
-  constructor(event?: string) {
-    super(ErrorCodes.CLOSED, event ? `bus closed; "${event}" was not completed` : 'bus closed', event ? { event } : {});
+  /** Why, when it is not this process's own bus that closed (e.g. `the cluster is shutting down`). */
+  readonly reason: string | undefined;
+  constructor(event?: string, reason?: string) {
+    const what = reason ?? 'bus closed';
+    super(ErrorCodes.CLOSED, event ? `${what}; "${event}" was not completed` : what, event ? { event } : {});
+    this.reason = reason;
   }
 }
 

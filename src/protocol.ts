@@ -13,6 +13,7 @@
 import {
   BadPayloadError,
   BusError,
+  ClosedError,
   ErrorCodes,
   HandlerError,
   NoHandlerError,
@@ -359,9 +360,18 @@ export function errorFromWire(w: WireError, fallbackEvent: string): BusError {
       return new PayloadTooLargeError(event, w.wh ?? 'payload', w.sz ?? 0, w.lim ?? 0, worker);
     case ErrorCodes.BAD_PAYLOAD:
       return new BadPayloadError(w.m, { event, worker });
+    case ErrorCodes.CLOSED:
+      return restoreMessage(new ClosedError(event, closedReason(w.m)), w.m);
     default:
       return new BusError(isKnownCode(w.c) ? w.c : ErrorCodes.HANDLER_FAILED, w.m, { event, worker });
   }
+}
+
+/** The reason a ClosedError's message starts with, unless it is the plain "bus closed". */
+function closedReason(message: string): string | undefined {
+  const end = message.indexOf(';');
+  const reason = end < 0 ? message : message.slice(0, end);
+  return reason === 'bus closed' ? undefined : reason;
 }
 
 function restoreMessage<E extends Error>(err: E, message: string): E {

@@ -4,9 +4,15 @@
  * `master` hook and the supervisor in the first, the `worker` hook in the others.
  */
 import cluster from 'node:cluster';
+import { existsSync } from 'node:fs';
 import { busPipeSettings } from './bus-pipe.js';
 import { configureBus, getBus } from './bus.js';
-import { resolveClusterOptions, type ClusterControl, type ClusterOptions } from './cluster-options.js';
+import {
+  resolveClusterOptions,
+  type ClusterControl,
+  type ClusterOptions,
+  type ResolvedClusterOptions,
+} from './cluster-options.js';
 import { BadOptionsError, StartFailedError } from './errors.js';
 import { Supervisor } from './supervisor.js';
 import { installWorkerRuntime } from './worker-runtime.js';
@@ -28,7 +34,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   else configureBus({ logger: resolved.logger });
 
   if (!cluster.isPrimary) {
-    const runtime = installWorkerRuntime(resolved.logger, resolved.killTimeoutMs);
+    const runtime = installWorkerRuntime(resolved.logger, resolved.killTimeoutMs, resolved.drainIdleMs);
     getBus();
     try {
       await resolved.worker(runtime);
@@ -41,11 +47,15 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   if (resolved.serialization !== 'json' && resolved.serialization !== 'advanced') {
     throw new BadOptionsError(`serialization must be 'json' or 'advanced', got ${String(resolved.serialization)}`);
   }
+  checkEntryFile();
   // Each worker gets a bus pipe next to its IPC channel (see bus-pipe.ts).
   cluster.setupPrimary({ serialization: resolved.serialization, stdio: busPipeSettings().stdio });
   const bus = getBus();
   if (!bus.broker) throw new StartFailedError('the master has no broker');
-  const supervisor = new Supervisor(resolved, bus.broker);
+  const supervisor = new Supervisor(resolved, bus.broker, (code) => {
+    bus.close();
+    process.exit(code);
+  });
   if (resolved.reloadSignal) {
     process.on(resolved.reloadSignal, () => {
       resolved.logger.info('reload requested by signal', { signal: resolved.reloadSignal });
@@ -65,7 +75,54 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   }
-  await resolved.master?.(supervisor);
+  await runMasterHook(resolved, supervisor);
   supervisor.start();
   return supervisor;
+}
+
+/**
+ * Runs the master hook. Workers are forked once it settles, or as soon as it waits for them
+ * (`control.ready()`). A hook that never settles while nothing else keeps the process alive
+ * would let Node exit 0 in silence: that is reported as a failure instead.
+ */
+async function runMasterHook(resolved: ResolvedClusterOptions, supervisor: Supervisor): Promise<void> {
+  if (!resolved.master) return;
+  let settled = false;
+  const stuck = (): void => {
+    if (settled) return;
+    resolved.logger.error('the master hook never settled and nothing else keeps the master alive; exiting', {});
+    process.exit(1);
+  };
+  process.once('beforeExit', stuck);
+  try {
+    await resolved.master(supervisor);
+  } catch (err) {
+    const fields: Record<string, unknown> = {
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    };
+    if (err instanceof Error && typeof err.stack === 'string') fields.stack = err.stack;
+    resolved.logger.error('master hook failed; stopping', fields);
+    await supervisor.shutdown();
+    throw err;
+  } finally {
+    settled = true;
+    process.off('beforeExit', stuck);
+  }
+}
+
+/**
+ * Workers re-run the master's entry file; without one (`node -e`, `--eval`, the REPL, a script
+ * on stdin) or with one that does not exist, every fork would fail for ever.
+ */
+function checkEntryFile(): void {
+  const entry = cluster.settings.exec ?? process.argv[1];
+  if (entry === undefined || entry === '' || entry === '-') {
+    throw new StartFailedError(
+      'startCluster needs an entry file to fork workers from; code run with node -e, --eval, --print, the REPL or ' +
+        'stdin has none: put it in a file and run that file',
+    );
+  }
+  if (!existsSync(entry)) {
+    throw new StartFailedError(`startCluster cannot fork workers: the entry file ${entry} does not exist`);
+  }
 }

@@ -10,6 +10,9 @@ import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus 
 import { CONTROL_VERSION, parseWorkerControl, type MasterControl, type WorkerStatus } from './control.js';
 import { ReloadFailedError } from './errors.js';
 
+/** How long a worker that reported a crash before it was ready has to exit by itself. */
+const CRASHED_EXIT_MS = 2_000;
+
 /** Environment variable carrying a worker's stable slot index (1..N). */
 export const WORKER_INDEX_ENV = 'CLUSTERBUS_WORKER_INDEX';
 
@@ -85,10 +88,16 @@ export class Supervisor implements ClusterControl {
   private nextReload: Deferred<void> | undefined;
   private shuttingDown: Promise<void> | undefined;
   private forkQueue: Promise<void> = Promise.resolve();
+  private started = false;
+  private gaveUp = false;
 
+  /**
+   * @param exit ends the master with a code once it gave up on a crash loop (see `maxRestarts`).
+   */
   constructor(
     private readonly options: ResolvedClusterOptions,
     private readonly broker: Broker,
+    private readonly exit: (code: number) => void = (code) => process.exit(code),
   ) {
     this.slots = Array.from({ length: options.workers }, (_, i) => ({
       index: i + 1,
@@ -102,8 +111,10 @@ export class Supervisor implements ClusterControl {
     }));
   }
 
-  /** Starts listening to the cluster and forks every slot's first worker. */
+  /** Starts listening to the cluster and forks every slot's first worker; once. */
   start(): void {
+    if (this.started || this.shuttingDown) return;
+    this.started = true;
     cluster.on('message', this.onMessage);
     cluster.on('listening', this.onListening);
     cluster.on('exit', this.onExit);
@@ -140,7 +151,12 @@ export class Supervisor implements ClusterControl {
     };
   }
 
+  /**
+   * Resolves once every slot has a ready worker. Called from the master hook, before the
+   * workers were forked, it forks them now: waiting for them there cannot deadlock.
+   */
   ready(): Promise<void> {
+    this.start();
     return this.allReady.promise;
   }
 
@@ -155,7 +171,12 @@ export class Supervisor implements ClusterControl {
   }
 
   shutdown(): Promise<void> {
-    this.shuttingDown ??= this.drainAll();
+    if (!this.shuttingDown) {
+      // Requests from now on fail with a ClosedError that says why, not with NoHandlerError
+      // once the last worker stopped taking work.
+      this.broker.refuseRequests('the cluster is shutting down');
+      this.shuttingDown = this.drainAll();
+    }
     return this.shuttingDown;
   }
 
@@ -174,7 +195,7 @@ export class Supervisor implements ClusterControl {
         this.options.logger.error('fork failed', { slot: slot.index, error: String(err) });
         slot.quickDeaths++;
         slot.lastExitReason = `fork failed: ${String(err)}`;
-        this.scheduleFork(slot, role);
+        if (!this.giveUpIfLooping(slot)) this.scheduleFork(slot, role);
         return undefined;
       }
     });
@@ -248,7 +269,7 @@ export class Supervisor implements ClusterControl {
       case 'ready':
         return this.markReady(m);
       case 'crashed':
-        return this.crashed(m, control.reason);
+        return this.crashed(m, control.reason, control.stack);
       case 'reload':
         this.options.logger.info('reload requested by a worker', { worker: worker.id });
         this.reload().then(
@@ -303,15 +324,20 @@ export class Supervisor implements ClusterControl {
     if (old && old !== fresh) this.drain(old);
   }
 
-  private crashed(m: Managed, reason: string): void {
+  private crashed(m: Managed, reason: string, stack: string | undefined): void {
     if (m.crashed) return;
     m.crashed = true;
     m.crashReason = reason;
-    this.options.logger.error('worker crashed', { worker: m.worker.id, slot: m.slot.index, reason });
+    const fields: Record<string, unknown> = { worker: m.worker.id, slot: m.slot.index, reason };
+    if (stack !== undefined) fields.stack = stack;
+    this.options.logger.error('worker crashed', fields);
     if (this.shuttingDown || m.state === 'draining') return;
     if (m.state === 'starting') {
-      // It never served: there is nothing to keep it for.
-      m.worker.process.kill('SIGKILL');
+      // It never served, and it exits by itself once its report is sent: its exit then says
+      // what happened. A worker that does not exit is killed after a short while.
+      if (m.readyTimer) clearTimeout(m.readyTimer);
+      m.readyTimer = undefined;
+      m.killTimer = setTimeout(() => m.worker.process.kill('SIGKILL'), CRASHED_EXIT_MS);
       return;
     }
     if (m.role === 'current' && !m.slot.replacement) {
@@ -344,7 +370,12 @@ export class Supervisor implements ClusterControl {
     if (slot.replacement === m) slot.replacement = undefined;
     if (slot.current === m) slot.current = undefined;
     if (this.shuttingDown) return;
-    this.options.logger.warn('worker exited unexpectedly', { worker: worker.id, slot: slot.index, reason });
+    this.options.logger.warn('worker exited unexpectedly', {
+      worker: worker.id,
+      slot: slot.index,
+      reason: slot.lastExitReason,
+    });
+    if (this.giveUpIfLooping(slot)) return;
     // A slot needs a worker unless one is already on its way.
     if (slot.current || slot.replacement || slot.retryTimer) {
       // The crashed worker still serves and its replacement died: try again, with backoff.
@@ -353,6 +384,26 @@ export class Supervisor implements ClusterControl {
     }
     this.scheduleFork(slot, 'current');
   };
+
+  /**
+   * Gives up on a crash loop that leaves nothing serving: `slot` died quickly `maxRestarts`
+   * times in a row and no worker is ready anywhere. The master logs why, stops what is left
+   * and exits with code 1, so that whatever runs it sees the failure. Returns whether it did.
+   */
+  private giveUpIfLooping(slot: Slot): boolean {
+    if (this.gaveUp) return true;
+    if (slot.quickDeaths < this.options.maxRestarts) return false;
+    for (const m of this.byWorker.values()) if (m.state === 'ready') return false;
+    this.gaveUp = true;
+    this.options.logger.error('giving up: workers keep failing before they serve, and none is ready', {
+      slot: slot.index,
+      quickDeaths: slot.quickDeaths,
+      maxRestarts: this.options.maxRestarts,
+      lastExitReason: slot.lastExitReason,
+    });
+    void this.shutdown().then(() => this.exit(1));
+    return true;
+  }
 
   private scheduleFork(slot: Slot, role: Role): void {
     if (slot.quickDeaths === 0) {

@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import type { ClusterStatus, WorkerContext } from './cluster-options.js';
 import { CONTROL_VERSION, parseMasterControl, type WorkerControl } from './control.js';
 import { NotConnectedError, ReloadFailedError, StartFailedError } from './errors.js';
+import { HttpDrainer } from './http-drain.js';
 import type { Logger } from './logger.js';
 import { WORKER_INDEX_ENV } from './supervisor.js';
 
@@ -27,13 +28,16 @@ export class WorkerRuntime implements WorkerContext {
   private readonly drainHooks: (() => void | Promise<void>)[] = [];
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
+  private readonly http = new HttpDrainer();
 
   constructor(
     private readonly logger: Logger,
     private readonly drainHookTimeoutMs: number,
+    private readonly drainIdleMs: number,
   ) {}
 
   install(): void {
+    this.http.install();
     process.on('message', (message: unknown) => this.onMessage(message));
     process.on('uncaughtException', (err) => this.crash(err, 'uncaught exception'));
     process.on('unhandledRejection', (reason) => this.crash(reason, 'unhandled rejection'));
@@ -71,15 +75,24 @@ export class WorkerRuntime implements WorkerContext {
    * ready ends it at once: there is nothing to keep it for.
    */
   crash(err: unknown, what: string): void {
-    const reason = `${what}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
-    this.logger.error('worker crashed', { worker: this.id, reason });
+    const reason = `${what}: ${describeError(err)}`;
+    // The stack says where; with these handlers installed, Node prints nothing itself.
+    const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack : undefined;
+    this.logger.error(
+      'worker crashed',
+      stack === undefined ? { worker: this.id, reason } : { worker: this.id, reason, stack },
+    );
+    const report: WorkerControl =
+      stack === undefined
+        ? { cbc: CONTROL_VERSION, t: 'crashed', reason }
+        : { cbc: CONTROL_VERSION, t: 'crashed', reason, stack };
     if (!this.isReady) {
-      this.send({ cbc: CONTROL_VERSION, t: 'crashed', reason }, () => process.exit(1));
+      this.send(report, () => process.exit(1));
       return;
     }
     if (this.crashReported) return;
     this.crashReported = true;
-    this.send({ cbc: CONTROL_VERSION, t: 'crashed', reason });
+    this.send(report);
   }
 
   private ask(t: 'reload' | 'status'): Promise<unknown> {
@@ -127,7 +140,10 @@ export class WorkerRuntime implements WorkerContext {
     }
   }
 
-  /** Runs the drain hooks, then closes this worker's servers (in-flight requests finish) and its channel. */
+  /**
+   * Runs the drain hooks, then drains this worker's servers (`http-drain.ts`: no new
+   * connection, every request that reached it answered), then closes its channel and exits.
+   */
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
@@ -139,17 +155,28 @@ export class WorkerRuntime implements WorkerContext {
         this.logger.error('drain hook failed', { worker: this.id, error: String(err) });
       }
     }
-    // cluster's disconnect closes every server this worker listens on, waits for their open
-    // connections to finish, then closes the IPC channel; after that, nothing is left to do.
+    await this.http.drain(this.drainIdleMs);
+    // cluster's disconnect closes the servers that never had a connection, then the IPC
+    // channel; after that, nothing is left to do.
     process.once('disconnect', () => setImmediate(() => process.exit(0)));
-    cluster.worker?.disconnect();
+    if (cluster.worker?.isConnected()) cluster.worker.disconnect();
+    else setImmediate(() => process.exit(0));
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return typeof err;
   }
 }
 
 /** Installs the worker runtime once. */
-export function installWorkerRuntime(logger: Logger, drainHookTimeoutMs: number): WorkerRuntime {
+export function installWorkerRuntime(logger: Logger, drainHookTimeoutMs: number, drainIdleMs: number): WorkerRuntime {
   if (!runtime) {
-    runtime = new WorkerRuntime(logger, drainHookTimeoutMs);
+    runtime = new WorkerRuntime(logger, drainHookTimeoutMs, drainIdleMs);
     runtime.install();
   }
   return runtime;

@@ -13,7 +13,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export const clusterbus: System = {
   rich: true,
   master: () => ({
-    serialization: (process.env.BENCH_CB_SERIALIZATION as 'json' | 'advanced' | undefined) ?? 'advanced',
+    // `startCluster`'s default; bus traffic is on the pipe either way.
+    serialization: (process.env.BENCH_CB_SERIALIZATION as 'json' | 'advanced' | undefined) ?? 'json',
     // The bus pipe, as `startCluster` sets it up (BENCH_CB_PIPE=0: the bus on IPC only).
     ...(process.env.BENCH_CB_PIPE === '0' ? {} : { fork: busPipeSettings() }),
     setup() {

@@ -48,12 +48,44 @@ test.serial('supervision - a crash under HTTP load fails no request', async (t) 
   t.is(m.logs('worker exited unexpectedly').length, 0);
 });
 
+test.serial('supervision - two uncaught exceptions under keep-alive load fail no request', async (t) => {
+  t.timeout(60_000);
+  const m = await startMaster({ SUP_WORKERS: '2' });
+  let workers = pidsOf(await m.ready());
+  const load = startLoad(m.port, { maxMs: 30_000, concurrency: 20, keepAlive: true });
+  await sleep(500);
+  for (let i = 0; i < 2; i++) {
+    const crash = await request(m.port, '/crash', 'POST');
+    t.is(crash.status, 202);
+    const crashedPid = crash.body.pid as number;
+    await m.next('worker-start', (e) => e.index === crash.body.index && !workers.includes(e.pid), 15_000);
+    t.deepEqual(await waitDead([crashedPid], 15_000), [], 'the crashed worker is gone');
+    await m.exitsSeen([crashedPid]);
+    const exit = m.all('exit', (e) => e.workerPid === crashedPid)[0];
+    t.like(exit, { code: 0, signal: null }, 'the crashed worker drained and exited by itself');
+    workers = pidsOf(await m.settled(2));
+    await sleep(300);
+  }
+  const stats = await load.stop();
+  t.log(`keep-alive, two crashes: ${stats.sent} requests sent, ${stats.failed} failed`);
+  t.is(stats.failed, 0, stats.errors.join('; '));
+  t.true(stats.sent > 0);
+  // Each crash is logged with the stack of the uncaught exception, in the worker and in the master.
+  const crashes = m.logs('worker crashed').filter((e) => e.pid === m.pid);
+  t.is(crashes.length, 2);
+  for (const e of crashes) {
+    const fields = e.fields as { reason: string; stack: string };
+    t.regex(fields.reason, /uncaught exception: Error: crash requested/);
+    t.regex(fields.stack, /Error: crash requested in worker \d+\n\s+at /, 'the stack says where');
+  }
+});
+
 test.serial('supervision - a crash loop backs off with growing delays and the master stays up', async (t) => {
   t.timeout(60_000);
   const m = await startMaster({
     SUP_WORKERS: '2',
     SUP_CRASH_AT_START: '1',
-    SUP_OPTS: JSON.stringify({ minUptimeMs: 2000, backoffInitialMs: 100, backoffMaxMs: 30_000 }),
+    SUP_OPTS: JSON.stringify({ minUptimeMs: 2000, backoffInitialMs: 100, backoffMaxMs: 30_000, maxRestarts: 1000 }),
   });
   const first = await m.next('fork');
   const windowMs = 3_000;

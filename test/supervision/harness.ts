@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ClusterStatus } from 'clusterbus';
@@ -247,30 +248,34 @@ export async function killAll(): Promise<number[]> {
   return alive;
 }
 
-/** One HTTP exchange on its own connection (`agent: false`, `Connection: close`). */
+/**
+ * One HTTP exchange: on its own connection (`agent: false`, `Connection: close`), or on a
+ * keep-alive connection of `agent`.
+ */
 export function request(
   port: number,
   path: string,
   method = 'GET',
   timeoutMs = 15_000,
+  agent?: http.Agent,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path, method, agent: false, headers: { connection: 'close' }, timeout: timeoutMs },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
-          } catch (err) {
-            reject(err as Error);
-          }
-        });
-        res.on('error', reject);
-      },
-    );
+    const options: http.RequestOptions = agent
+      ? { host: '127.0.0.1', port, path, method, agent, timeout: timeoutMs }
+      : { host: '127.0.0.1', port, path, method, agent: false, headers: { connection: 'close' }, timeout: timeoutMs };
+    const req = http.request(options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -287,33 +292,48 @@ export interface LoadStats {
   errors: string[];
 }
 
-/** A running HTTP load: `concurrency` loops of `GET /`, until stopped, `maxMs` or `maxRequests`. */
+/**
+ * A running HTTP load: `concurrency` loops of `GET /`, until stopped, `maxMs` or `maxRequests`.
+ * With `keepAlive`, each loop is a client of its own that sends every request on one
+ * keep-alive connection (reopened when the server closes it), as ordinary HTTP clients do;
+ * otherwise each request opens and closes its own connection. With `pauseMs`, each loop
+ * pauses a random time up to that long between its requests.
+ */
 export interface Load {
   readonly stats: LoadStats;
   /** Stops sending and resolves once every request in flight has settled. */
   stop(): Promise<LoadStats>;
   /** Pids that answered after `mark` (a count of requests sent). */
   pidsSince(mark: number): Set<number>;
+  /** When one of `pids` last answered (ms since the epoch), if any did. */
+  lastAnswerBy(pids: readonly number[]): number | undefined;
 }
 
-export function startLoad(port: number, { concurrency = 8, maxMs = 6_000, maxRequests = 20_000 } = {}): Load {
+export function startLoad(
+  port: number,
+  { concurrency = 8, maxMs = 6_000, maxRequests = 20_000, keepAlive = false, pauseMs = 0 } = {},
+): Load {
   const stats: LoadStats = { sent: 0, failed: 0, pids: [], errors: [] };
-  const answered: { n: number; pid: number }[] = [];
+  const answered: { n: number; pid: number; at: number }[] = [];
   const until = Date.now() + maxMs;
   let stopped = false;
+  const agents: http.Agent[] = [];
   const loop = async (): Promise<void> => {
+    const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+    if (agent) agents.push(agent);
     while (!stopped && Date.now() < until && stats.sent < maxRequests) {
       const n = ++stats.sent;
       try {
-        const { status, body } = await request(port, '/');
+        const { status, body } = await request(port, '/', 'GET', 15_000, agent);
         if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
         const pid = body.pid as number;
-        answered.push({ n, pid });
+        answered.push({ n, pid, at: Date.now() });
         if (!stats.pids.includes(pid)) stats.pids.push(pid);
       } catch (err) {
         stats.failed++;
         if (stats.errors.length < 5) stats.errors.push((err as Error).message);
       }
+      if (pauseMs > 0) await sleep(Math.random() * pauseMs);
     }
   };
   const loops = Promise.all(Array.from({ length: concurrency }, loop));
@@ -322,10 +342,16 @@ export function startLoad(port: number, { concurrency = 8, maxMs = 6_000, maxReq
     async stop() {
       stopped = true;
       await loops;
+      for (const agent of agents) agent.destroy();
       return stats;
     },
     pidsSince(mark) {
       return new Set(answered.filter((a) => a.n > mark).map((a) => a.pid));
+    },
+    lastAnswerBy(pids) {
+      let last: number | undefined;
+      for (const a of answered) if (pids.includes(a.pid) && (last === undefined || a.at > last)) last = a.at;
+      return last;
     },
   };
 }
@@ -333,4 +359,85 @@ export function startLoad(port: number, { concurrency = 8, maxMs = 6_000, maxReq
 /** Pids of the status's workers in a given state (all states by default). */
 export function pidsOf(status: ClusterStatus, state?: string): number[] {
   return status.workers.filter((w) => state === undefined || w.state === state).map((w) => w.pid as number);
+}
+
+/** What an HTTP/2 load run did. */
+export interface Http2LoadStats extends LoadStats {
+  /** Requests the server refused unprocessed (REFUSED_STREAM after its GOAWAY) and that were sent again. */
+  retried: number;
+  /** Sessions opened (one per client at first, one more each time a server sent GOAWAY). */
+  sessions: number;
+}
+
+/**
+ * An HTTP/2 load: `clients` loops of `GET /`, each on its own session, as HTTP/2 clients
+ * behave: a session the server sent GOAWAY on takes no new request, the next one opens a new
+ * session, and a request the server refused unprocessed (REFUSED_STREAM, RFC 9113 8.7) is
+ * sent again. Runs until stopped, `maxMs` or `maxRequests`.
+ */
+export function startHttp2Load(
+  port: number,
+  { clients = 8, maxMs = 20_000, maxRequests = 50_000 } = {},
+): { stats: Http2LoadStats; stop(): Promise<Http2LoadStats> } {
+  const stats: Http2LoadStats = { sent: 0, failed: 0, pids: [], errors: [], retried: 0, sessions: 0 };
+  const until = Date.now() + maxMs;
+  const opened: http2.ClientHttp2Session[] = [];
+  let stopped = false;
+  const connect = (): http2.ClientHttp2Session => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => {});
+    opened.push(session);
+    stats.sessions++;
+    return session;
+  };
+  const once = (session: http2.ClientHttp2Session): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = session.request({ ':path': '/' });
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (text += c));
+      req.on('end', () => {
+        try {
+          resolve((JSON.parse(text) as { pid: number }).pid);
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+      req.on('error', reject);
+      req.setTimeout(15_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    });
+  const loop = async (): Promise<void> => {
+    let session = connect();
+    while (!stopped && Date.now() < until && stats.sent < maxRequests) {
+      stats.sent++;
+      for (;;) {
+        if (session.closed || session.destroyed) session = connect();
+        try {
+          const pid = await once(session);
+          if (!stats.pids.includes(pid)) stats.pids.push(pid);
+          break;
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'ERR_HTTP2_STREAM_ERROR' && /REFUSED_STREAM/.test((err as Error).message)) {
+            stats.retried++;
+            continue;
+          }
+          stats.failed++;
+          if (stats.errors.length < 5) stats.errors.push(`${code ?? ''} ${(err as Error).message}`);
+          break;
+        }
+      }
+    }
+    session.close();
+  };
+  const loops = Promise.all(Array.from({ length: clients }, loop));
+  return {
+    stats,
+    async stop() {
+      stopped = true;
+      await loops;
+      for (const s of opened) s.destroy();
+      return stats;
+    },
+  };
 }

@@ -5,7 +5,17 @@ import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { killAll, pidsOf, request, sleep, startLoad, startMaster, waitDead, type Master } from './harness.js';
+import {
+  killAll,
+  pidsOf,
+  request,
+  sleep,
+  startHttp2Load,
+  startLoad,
+  startMaster,
+  waitDead,
+  type Master,
+} from './harness.js';
 
 const flags: string[] = [];
 
@@ -27,14 +37,16 @@ async function reloadUnderLoad(
   what: string,
   trigger: (m: Master) => Promise<void>,
   reloads = 1,
+  { keepAlive = false, opts = {} }: { keepAlive?: boolean; opts?: Record<string, unknown> } = {},
 ): Promise<void> {
-  const m = await startMaster({ SUP_WORKERS: String(WORKERS) });
+  const m = await startMaster({ SUP_WORKERS: String(WORKERS), SUP_OPTS: JSON.stringify(opts) });
   const old = pidsOf(await m.ready());
-  const load = startLoad(m.port, { maxMs: 30_000 });
+  const load = startLoad(m.port, keepAlive ? { maxMs: 30_000, concurrency: 20, keepAlive } : { maxMs: 30_000 });
   await sleep(500);
   m.command('sample');
   await m.next('sampling');
   await trigger(m);
+  const reloadedAt = Date.now();
   m.command('sample-stop');
   const sample = await m.next('sample');
   // Old workers drain in the background once their replacements are ready.
@@ -44,7 +56,16 @@ async function reloadUnderLoad(
   const mark = load.stats.sent;
   await sleep(500);
   const stats = await load.stop();
-  t.log(`${what}: ${stats.sent} requests sent, ${stats.failed} failed`);
+  const lastOld = load.lastAnswerBy(old);
+  t.log(
+    `${what}: ${stats.sent} requests sent, ${stats.failed} failed; ` +
+      `the old code last answered ${lastOld === undefined ? '-' : lastOld - reloadedAt} ms after the reload was done`,
+  );
+  // A drained worker exits by itself once its last connection is closed, never killed.
+  for (const pid of old) {
+    const exit = m.all('exit', (e) => e.workerPid === pid)[0];
+    t.like(exit, { code: 0, signal: null }, `old worker ${pid} exited by itself`);
+  }
 
   t.is(stats.failed, 0, stats.errors.join('; '));
   t.true(stats.sent > 0);
@@ -84,6 +105,115 @@ test.serial('supervision - a rolling reload on SIGUSR2 under HTTP load fails no 
     process.kill(m.pid, 'SIGUSR2');
     await m.next('log', (e) => e.pid === m.pid && e.msg === 'rolling reload done', 30_000);
   });
+});
+
+test.serial('supervision - a rolling reload on SIGUSR2 under keep-alive load fails no request', async (t) => {
+  t.timeout(60_000);
+  await reloadUnderLoad(
+    t,
+    'keep-alive, reload on SIGUSR2',
+    async (m) => {
+      process.kill(m.pid, 'SIGUSR2');
+      await m.next('log', (e) => e.pid === m.pid && e.msg === 'rolling reload done', 30_000);
+    },
+    1,
+    { keepAlive: true },
+  );
+});
+
+test.serial(
+  'supervision - a reload by the think-cluster-reload-workers directive under keep-alive load fails no request',
+  async (t) => {
+    t.timeout(60_000);
+    await reloadUnderLoad(
+      t,
+      'keep-alive, reload by directive',
+      async (m) => {
+        const answer = await request(m.port, '/legacy-reload', 'POST');
+        t.is(answer.status, 200);
+        await m.next('log', (e) => e.pid === m.pid && e.msg === 'rolling reload done', 30_000);
+      },
+      1,
+      { keepAlive: true },
+    );
+  },
+);
+
+test.serial(
+  'supervision - a reload with killTimeoutMs 1500 under steady keep-alive load fails no request',
+  async (t) => {
+    t.timeout(60_000);
+    await reloadUnderLoad(
+      t,
+      'keep-alive, killTimeoutMs 1500',
+      async (m) => {
+        process.kill(m.pid, 'SIGUSR2');
+        await m.next('log', (e) => e.pid === m.pid && e.msg === 'rolling reload done', 30_000);
+      },
+      1,
+      { keepAlive: true, opts: { killTimeoutMs: 1500 } },
+    );
+  },
+);
+
+// The one case a draining worker cannot make safe: HTTP/1.1 has no way to tell a client that
+// an idle connection is about to close, so a client that sends on it at the instant the worker
+// closes it (after `drainIdleMs` of idleness) gets a reset. Clients that pause about as long as
+// `drainIdleMs` between requests are the ones that can hit it; this measures how often.
+test.serial(
+  'supervision - keep-alive clients that pause around drainIdleMs: the idle-close window, measured',
+  async (t) => {
+    t.timeout(60_000);
+    const m = await startMaster({ SUP_WORKERS: String(WORKERS), SUP_OPTS: JSON.stringify({ drainIdleMs: 200 }) });
+    const old = pidsOf(await m.ready());
+    const clients = 20;
+    const load = startLoad(m.port, { maxMs: 30_000, concurrency: clients, keepAlive: true, pauseMs: 400 });
+    await sleep(500);
+    for (let i = 0; i < 2; i++) {
+      process.kill(m.pid, 'SIGUSR2');
+      await m.next('log', (e) => e.pid === m.pid && e.msg === 'rolling reload done', 30_000, m.events.length);
+      await sleep(800);
+    }
+    await m.settled(WORKERS);
+    const stats = await load.stop();
+    t.log(
+      `keep-alive clients pausing 0-400 ms, drainIdleMs 200, two reloads: ${stats.sent} requests sent, ` +
+        `${stats.failed} failed (${stats.errors.join('; ') || 'none'})`,
+    );
+    t.true(stats.sent > 0);
+    // At most one request per connection a draining worker closed while idle, and only resets.
+    t.true(stats.failed <= clients * 2, `${stats.failed} failed`);
+    t.true(
+      stats.errors.every((e) => /ECONNRESET|socket hang up/.test(e)),
+      stats.errors.join('; '),
+    );
+    t.deepEqual(await waitDead(old, 15_000), []);
+  },
+);
+
+test.serial('supervision - a rolling reload under HTTP/2 load fails no request', async (t) => {
+  t.timeout(60_000);
+  const m = await startMaster({ SUP_WORKERS: String(WORKERS), SUP_HTTP2: '1' });
+  const old = pidsOf(await m.ready());
+  const load = startHttp2Load(m.port, { clients: 8, maxMs: 30_000 });
+  await sleep(500);
+  process.kill(m.pid, 'SIGUSR2');
+  await m.next('log', (e) => e.pid === m.pid && e.msg === 'rolling reload done', 30_000);
+  t.deepEqual(await waitDead(old, 15_000), [], 'every old worker is gone');
+  await m.exitsSeen(old);
+  const fresh = pidsOf(await m.settled(WORKERS));
+  await sleep(500);
+  const stats = await load.stop();
+  t.log(
+    `HTTP/2, reload on SIGUSR2: ${stats.sent} requests sent, ${stats.failed} failed, ` +
+      `${stats.retried} refused unprocessed and sent again, ${stats.sessions} sessions`,
+  );
+  t.is(stats.failed, 0, stats.errors.join('; '));
+  for (const pid of old) t.like(m.all('exit', (e) => e.workerPid === pid)[0], { code: 0, signal: null });
+  t.true(
+    fresh.every((p) => stats.pids.includes(p)),
+    'the new workers serve',
+  );
 });
 
 test.serial('supervision - reload triggers during a reload are merged into one follow-up', async (t) => {

@@ -647,6 +647,82 @@ test('broker - a dedupe waiter whose peer exits is forgotten; the job still runs
   t.is(await fromB, undefined);
 });
 
+test('dedupe - a key forgotten after dedupeTtlMs runs its job again, with no new key to push it out', async (t) => {
+  const net = new Net({ dedupeTtlMs: 50 });
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  let runs = 0;
+  net.add(2, { boot: () => void runs++ });
+  await net.ready(1, 2);
+  await caller.request(spec('boot', 'consume', null, { dedupeKey: 'k' }));
+  t.is(runs, 1);
+  // Nothing else arrives: the table's own timer forgets the key.
+  await until(() => net.broker.stats().dedupeEvicted === 1, 'the key to expire');
+  t.like(net.broker.stats(), { dedupeKeys: 0, dedupeEvicted: 1 });
+  await caller.request(spec('boot', 'consume', null, { dedupeKey: 'k' }));
+  t.is(runs, 2, 'ran again, like a new key');
+  t.is(net.broker.stats().dedupeKeys, 1);
+});
+
+test('dedupe - past maxDedupeKeys the oldest-settled key is forgotten and runs again; a newer one does not', async (t) => {
+  // No TTL: only the count bound applies, so nothing here depends on timing.
+  const net = new Net({ maxDedupeKeys: 2, dedupeTtlMs: Infinity });
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const runs = new Map<string, number>();
+  net.add(2, { job: (p) => void runs.set(p as string, (runs.get(p as string) ?? 0) + 1) });
+  await net.ready(1, 2);
+  const run = (key: string) => caller.request(spec('job', 'consume', key, { dedupeKey: key }));
+  for (const key of ['a', 'b', 'c']) await run(key);
+  t.like(net.broker.stats(), { dedupeKeys: 2, dedupeEvicted: 1 });
+  await run('b');
+  await run('c');
+  t.deepEqual(Object.fromEntries(runs), { a: 1, b: 1, c: 1 }, 'b and c are still remembered');
+  await run('a');
+  t.is(runs.get('a'), 2, 'a was forgotten first and ran again');
+  // Settling a again pushed out the oldest-settled of the rest: b.
+  t.like(net.broker.stats(), { dedupeKeys: 2, dedupeEvicted: 2 });
+  await run('c');
+  await run('b');
+  t.deepEqual(Object.fromEntries(runs), { a: 2, b: 2, c: 1 });
+});
+
+test('dedupe - a running job is never evicted however many keys settle, and its waiters get its outcome', async (t) => {
+  const net = new Net({ maxDedupeKeys: 2, dedupeTtlMs: 1 });
+  t.teardown(() => net.close());
+  const a = net.add(1);
+  const b = net.add(2);
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let slowRuns = 0;
+  net.add(3, {
+    slow: async () => {
+      slowRuns++;
+      await released;
+      throw Object.assign(new Error('warm-up failed'), { code: 'E_WARMUP' });
+    },
+    fast: () => undefined,
+  });
+  await net.ready(1, 2, 3);
+  const first = a.request(spec('slow', 'consume', null, { dedupeKey: 'k' }));
+  await until(() => slowRuns === 1, 'the job to start');
+  for (let i = 0; i < 50; i++) await a.request(spec('fast', 'consume', null, { dedupeKey: `n${i}` }));
+  // The 50 settled keys expire at once (1 ms TTL) or are pushed out by count; the running one stays.
+  t.true(net.broker.stats().dedupeEvicted >= 48);
+  t.true(net.broker.stats().dedupeKeys <= 3);
+  t.is(net.broker.stats().dedupeWaiters, 1);
+  const second = b.request(spec('slow', 'consume', null, { dedupeKey: 'k' }));
+  await until(() => net.broker.stats().dedupeWaiters === 2, 'the second caller to wait');
+  t.is(slowRuns, 1, 'the second caller joined the running job');
+  release();
+  for (const pending of [first, second]) {
+    const err = await t.throwsAsync(pending, { instanceOf: HandlerError });
+    t.is(err.remote.code, 'E_WARMUP');
+  }
+  t.is(slowRuns, 1);
+  t.like(net.broker.stats(), { dedupeWaiters: 0, pendingRequests: 0 });
+});
+
 // ---- the endpoint ---------------------------------------------------------------------------------
 
 test('endpoint - a handler that throws synchronously sends a HandlerError and the counters recover', async (t) => {
@@ -801,11 +877,16 @@ test('endpoint - a sender runs its own broadcasts from copies: equal to what oth
   const polluted = JSON.parse('{"__proto__":{"admin":true}}') as unknown;
   const sent = [plain, rich, polluted, 'text'].map((p) => sender.request(spec('note', 'broadcast', p)));
   plain.list[0]!.k = 'changed after sending';
-  await Promise.all(sent);
+  // The polluted payload is refused in the sender; the others of its run go on.
+  await t.throwsAsync(sent[2]!, {
+    instanceOf: BadPayloadError,
+    message: 'cannot send "note": payload["__proto__"] is an own "__proto__" property, which every receiver refuses',
+  });
+  await Promise.all([sent[0], sent[1], sent[3]]);
   await until(() => got.get(2)!.length === 3 && got.get(3)!.length === 3, 'deliveries');
   const expected = [{ list: [{ k: 'v' }], n: 1 }, rich, 'text'];
-  t.deepEqual(got.get(3), expected, 'the receiver decodes; the polluted payload is refused');
-  t.deepEqual(got.get(2), expected, 'the sender gets the same values, the polluted one refused alike');
+  t.deepEqual(got.get(3), expected, 'the receiver decodes; the polluted payload never left the sender');
+  t.deepEqual(got.get(2), expected, 'the sender gets the same values');
   t.not(got.get(2)![0], plain);
   t.true((got.get(2)![1] as typeof rich).at instanceof Date, 'a rich payload is decoded from the text kept');
   const own = net.down.get(2)!.filter((f) => f.t === 'call' && f.own !== undefined);
@@ -885,4 +966,29 @@ test('broker - close fails every pending request with CB_CLOSED', async (t) => {
   const err = (await pending.catch((e: unknown) => e)) as BusError;
   t.is(err.code, ErrorCodes.CLOSED);
   net.close();
+});
+
+test('broker - once requests are refused (shutdown), every new request fails with ClosedError saying why; routed ones settle', async (t) => {
+  const net = new Net();
+  t.teardown(() => net.close());
+  const caller = net.add(1);
+  const slow = gate<{ ok: boolean }>();
+  net.add(2, { slow: slow.handler, who: () => 2, job: () => undefined });
+  await net.ready(1, 2);
+  const routed = caller.request(spec('slow', 'map', {}));
+  await until(() => slow.calls() === 1, 'the map to reach its handler');
+  net.broker.refuseRequests('the cluster is shutting down');
+  for (const [ev, op] of [
+    ['who', 'map'],
+    ['who', 'mapSettled'],
+    ['job', 'consume'],
+    ['news', 'broadcast'],
+  ] as const) {
+    const err = await t.throwsAsync(caller.request(spec(ev, op, {})), { instanceOf: ClosedError });
+    t.is(err?.code, ErrorCodes.CLOSED);
+    t.is(err?.message, `the cluster is shutting down; "${ev}" was not completed`, op);
+  }
+  slow.release({ ok: true });
+  t.deepEqual(await routed, [{ ok: true }], 'a request routed before still settles');
+  t.is(net.broker.stats().pendingRequests, 0);
 });

@@ -1,3 +1,4 @@
+import { parseWorkerControl } from '../../src/control.js';
 import { MAX_TIMER_MS, timerDelay } from '../../src/deadlines.js';
 import test from 'ava';
 import {
@@ -336,6 +337,38 @@ test('protocol - errorFromWire rebuilds a HandlerError with its cause', (t) => {
   t.is((h.cause as Error).name, 'RangeError');
   t.is((h.cause as Error & { code?: string }).code, 'E_R');
   t.is(h.message, 'handler of "ev" on worker 3 failed: RangeError: boom');
+});
+
+test('protocol - a ClosedError crosses as a ClosedError, with the shutdown reason', (t) => {
+  const shutdown = errorFromWire(errorToWire(new ClosedError('ev', 'the cluster is shutting down'), 'ev', 0), 'x');
+  t.true(shutdown instanceof ClosedError);
+  t.is(shutdown.code, ErrorCodes.CLOSED);
+  t.is((shutdown as ClosedError).reason, 'the cluster is shutting down');
+  t.is(shutdown.message, 'the cluster is shutting down; "ev" was not completed');
+  const closed = errorFromWire(errorToWire(new ClosedError('ev'), 'ev', 0), 'x');
+  t.true(closed instanceof ClosedError);
+  t.is((closed as ClosedError).reason, undefined);
+  t.is(closed.message, 'bus closed; "ev" was not completed');
+});
+
+test('protocol - supervision messages are validated by type: a crash look-alike is not a crash report', (t) => {
+  t.is(parseWorkerControl({ cbc: 1, t: 'crashed', reason: 42 }), undefined);
+  t.is(parseWorkerControl({ cbc: 1, t: 'crashed' }), undefined);
+  t.is(parseWorkerControl({ cbc: 1, t: 'crashed', reason: 'x', stack: {} }), undefined);
+  t.is(parseWorkerControl({ cbc: 1, t: 'reload', id: 'x' }), undefined);
+  t.is(parseWorkerControl({ cbc: 1, t: 'status', id: -1 }), undefined);
+  t.is(parseWorkerControl({ cbc: 2, t: 'ready' }), undefined);
+  t.deepEqual(parseWorkerControl({ cbc: 1, t: 'crashed', reason: 'boom', stack: 'Error: boom\n    at x' }), {
+    cbc: 1,
+    t: 'crashed',
+    reason: 'boom',
+    stack: 'Error: boom\n    at x',
+  });
+  t.is(
+    (parseWorkerControl({ cbc: 1, t: 'crashed', reason: 'r'.repeat(5000) }) as { reason: string }).reason.length,
+    2000,
+  );
+  t.deepEqual(parseWorkerControl('think-cluster-reload-workers'), { cbc: 1, t: 'reload', id: 0 });
 });
 
 test('protocol - errorFromWire maps an unknown code to CB_HANDLER_FAILED and keeps the message', (t) => {
