@@ -1,23 +1,27 @@
 /**
- * The bus of this process: one endpoint, plus the broker when this process is the master.
- * Created on first use, so that importing a generated messenger is enough in a worker and
- * in the master alike.
+ * The composition root: the bus of this process, built over a transport. In a process that
+ * routes (the master, or any process given a router transport), a router over the transport
+ * plus this process's own endpoint as peer 0; in a worker, an endpoint over its link to the
+ * router. Created on first use, so that importing a generated messenger is enough in a worker
+ * and in the master alike. Which transport: the one given to `configureBus({ transport })`,
+ * else Node's cluster (`transports/cluster/`).
  */
 import cluster from 'node:cluster';
-import { Broker, type BrokerStats } from './broker.js';
-import { ClusterBrokerTransport, ClusterEndpointTransport } from './cluster-transport.js';
-import { Endpoint, type EndpointStats } from './endpoint.js';
+import { Endpoint, type EndpointStats } from './core/endpoint/endpoint.js';
+import { LOCAL_PEER, withLocalPeer } from './core/local-peer.js';
+import { resolveOptions, type BusOptions, type ResolvedBusOptions } from './core/options.js';
+import { setLocalHost } from './core/peer-id.js';
+import { Router, type BrokerStats } from './core/router/router.js';
+import type { EndpointTransport, RouterTransport } from './core/transport.js';
 import { BadOptionsError } from './errors.js';
-import { resolveOptions, type BusOptions, type ResolvedBusOptions } from './options.js';
-import type { DownFrame } from './protocol.js';
-import type { BrokerTransport, EndpointTransport } from './transport.js';
+import { ClusterEndpointTransport, ClusterRouterTransport } from './transports/cluster/cluster-transport.js';
 
 /** The bus of one process. */
 export interface ProcessBus {
   readonly options: ResolvedBusOptions;
   readonly endpoint: Endpoint;
-  /** Present in the master only. */
-  readonly broker: Broker | undefined;
+  /** Present where this process routes (the master). */
+  readonly router: Router | undefined;
   close(): void;
 }
 
@@ -37,79 +41,61 @@ export function configureBus(options: BusOptions): void {
 
 /** The bus of this process, created on first use. */
 export function getBus(): ProcessBus {
-  current ??= cluster.isPrimary
-    ? createMasterBus(resolveOptions(pendingOptions), new ClusterBrokerTransport())
-    : createWorkerBus(resolveOptions(pendingOptions), new ClusterEndpointTransport(), cluster.worker?.id ?? -1);
+  if (current) return current;
+  const options = resolveOptions(pendingOptions);
+  if (options.transport) current = createRouterBus(options, options.transport);
+  else if (cluster.isPrimary) current = createRouterBus(options, new ClusterRouterTransport());
+  else current = createEndpointBus(options, new ClusterEndpointTransport(), cluster.worker?.id ?? -1);
   return current;
 }
 
-/** Counters of this process's bus, for tests and monitoring: the endpoint's, and the broker's in the master. */
+/** Counters of this process's bus, for tests and monitoring: the endpoint's, and the router's in the master. */
 export function busStats(): { endpoint: EndpointStats; broker?: BrokerStats } {
   const bus = getBus();
-  return bus.broker
-    ? { endpoint: bus.endpoint.stats(), broker: bus.broker.stats() }
+  return bus.router
+    ? { endpoint: bus.endpoint.stats(), broker: bus.router.stats() }
     : { endpoint: bus.endpoint.stats() };
 }
 
-/**
- * The master's bus: a broker over `transport`, and the master's own endpoint as peer 0,
- * linked to the broker in-process. Frames between the two take an asynchronous hop so the
- * master sees the same ordering and re-entrancy as a worker.
- */
-export function createMasterBus(options: ResolvedBusOptions, transport: BrokerTransport): ProcessBus {
-  // The endpoint and the broker send to each other; the broker sends nothing before the
-  // endpoint below exists, so its closure may name it.
-  const sendDown = (peer: number, frame: DownFrame): void => {
-    if (peer === 0) queueMicrotask(() => endpoint.receive(frame));
-    else transport.send(peer, frame);
-  };
-  const broker = new Broker(options, sendDown, options.logger, {
-    congested: (peer) => peer !== 0 && transport.congested(peer),
-    whenWritable: (peer, then) => (peer === 0 ? then() : transport.whenWritable(peer, then)),
-  });
-  const endpoint = new Endpoint(0, options, (frame) => {
-    // A tick hop, not a microtask: `cluster.fork()` announces the new worker ('fork') on
-    // process.nextTick, and a request the master makes right after forking must reach the
-    // broker after that, or it finds no starting worker to wait for and fails with
-    // NoHandlerError. nextTick callbacks run in order, so this one runs after the 'fork'.
-    process.nextTick(() => broker.receive(0, frame));
-    return true;
-  });
-  transport.bind({
-    onPeerStarting: (peer) => broker.peerStarting(peer),
-    onMessage: (peer, message) => broker.receive(peer, message),
-    onPeerGone: (peer, reason) => broker.peerGone(peer, reason),
-  });
+/** A routing process's bus: a router over `transport`, and this process's endpoint as peer 0. */
+export function createRouterBus(options: ResolvedBusOptions, transport: RouterTransport): ProcessBus {
+  setLocalHost(options.host);
+  const { router: linked, local } = withLocalPeer(transport);
+  const router = new Router(options, linked);
+  const endpoint = new Endpoint(LOCAL_PEER, options, local);
   endpoint.join();
-  return {
+  const bus: ProcessBus = {
     options,
     endpoint,
-    broker,
+    router,
     close() {
       endpoint.close();
-      broker.close();
-      transport.close();
-      if (current?.broker === broker) current = undefined;
+      router.close();
+      linked.close();
+      if (current === bus) current = undefined;
     },
   };
+  return bus;
 }
 
-/** A worker's bus: an endpoint over `transport`. */
-export function createWorkerBus(options: ResolvedBusOptions, transport: EndpointTransport, worker: number): ProcessBus {
-  const endpoint = new Endpoint(worker, options, (frame) => transport.send(frame));
-  transport.bind({
-    onMessage: (message) => endpoint.receive(message),
-    onDisconnect: () => endpoint.disconnected(),
-  });
+/** A worker's bus: an endpoint over its link to the router. */
+export function createEndpointBus(
+  options: ResolvedBusOptions,
+  transport: EndpointTransport,
+  worker: number,
+): ProcessBus {
+  setLocalHost(options.host);
+  const endpoint = new Endpoint(worker, options, transport);
   endpoint.join();
-  return {
+  const bus: ProcessBus = {
     options,
     endpoint,
-    broker: undefined,
+    router: undefined,
     close() {
       endpoint.close();
       transport.close();
-      if (current?.endpoint === endpoint) current = undefined;
+      if (current === bus) current = undefined;
     },
   };
+  return bus;
 }

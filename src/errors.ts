@@ -3,6 +3,8 @@
  * `docs/errors.md`; a test keeps the two in step.
  */
 
+import { localHost } from './core/peer-id.js';
+
 /** The stable codes of the bus's errors. */
 export const ErrorCodes = {
   TIMEOUT: 'CB_TIMEOUT',
@@ -33,13 +35,20 @@ export class BusError extends Error {
   readonly event: string | undefined;
   /** The worker id concerned (`0` is the master), when there is one. */
   readonly worker: number | undefined;
+  /** The host of that worker, when a worker is named (see `PeerId`). */
+  readonly host: string | undefined;
 
-  constructor(code: ErrorCode, message: string, details: { event?: string; worker?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: { event?: string; worker?: number; host?: string; cause?: unknown } = {},
+  ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
     this.event = details.event;
     this.worker = details.worker;
+    this.host = details.host ?? (details.worker === undefined ? undefined : localHost());
   }
 }
 
@@ -128,6 +137,7 @@ export class HandlerError extends BusError {
 /** One worker's failure inside a `MapError`. */
 export interface MapFailure<R = unknown> {
   readonly worker: number;
+  readonly host: string;
   readonly ok: boolean;
   readonly value?: R;
   readonly error?: BusError;

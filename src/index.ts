@@ -2,13 +2,13 @@
  * clusterbus: a typed message bus for Node.js applications that run as several processes.
  * This module is the public API; contract markers live in `clusterbus/contract`.
  */
-export { createMessenger } from './messenger.js';
+export { createMessenger, bindMessenger } from './messenger/messenger.js';
 export { configureBus, busStats } from './bus.js';
-export type { BusOptions } from './options.js';
+export type { BusOptions } from './core/options.js';
 export type { Logger } from './logger.js';
 export { stderrLogger, silentLogger } from './logger.js';
-export type { BrokerStats, PeerState } from './broker.js';
-export type { EndpointStats } from './endpoint.js';
+export type { BrokerStats, PeerState } from './core/router/router.js';
+export type { EndpointStats } from './core/endpoint/endpoint.js';
 export type {
   Messenger,
   Handler,
@@ -27,13 +27,17 @@ export type {
   EventTable,
   EventSpec,
   EventSpecOf,
-} from './types.js';
+} from './messenger/types.js';
 export type {
-  BrokerTransport,
-  BrokerTransportEvents,
+  RouterTransport,
+  RouterTransportEvents,
   EndpointTransport,
   EndpointTransportEvents,
-} from './transport.js';
+  PeerKey,
+} from './core/transport.js';
+export type { UpFrame, DownFrame } from './core/protocol/frames.js';
+export type { PeerId } from './core/peer-id.js';
+export { MemoryTransport, MemoryLink, type MemoryWorker } from './transports/memory/memory-transport.js';
 export {
   ErrorCodes,
   BusError,
@@ -52,10 +56,10 @@ export {
   ClosedError,
 } from './errors.js';
 export type { ErrorCode, RemoteErrorInfo, MapFailure } from './errors.js';
-export { startCluster } from './start.js';
-export { busPipeSettings } from './bus-pipe.js';
-export { reloadWorkers, ready } from './worker-runtime.js';
-export { WORKER_INDEX_ENV } from './supervisor.js';
+export { startCluster } from './supervision/start.js';
+export { busPipeSettings } from './transports/cluster/bus-pipe.js';
+export { reloadWorkers, ready } from './supervision/worker-runtime.js';
+export { WORKER_INDEX_ENV } from './supervision/supervisor.js';
 export type {
   ClusterOptions,
   ClusterControl,
@@ -63,5 +67,5 @@ export type {
   SlotStatus,
   WorkerContext,
   WorkerStatus,
-} from './cluster-options.js';
+} from './supervision/cluster-options.js';
 export { ReloadFailedError, StartFailedError } from './errors.js';

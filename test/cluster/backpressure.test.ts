@@ -12,7 +12,7 @@
 // below the flood's size, and that the sender really was held back: when its last broadcast
 // was acknowledged, the slow worker had handled all but about a channel's worth.
 import test, { type ExecutionContext } from 'ava';
-import { HIGH_WATER_CHARS } from '../../src/outbox.js';
+import { HIGH_WATER_CHARS } from '../../src/transports/stream/outbox.js';
 import { floodBlob, memorySampler, type MemoryGrowth } from '../fixtures/cluster/flood.js';
 import { messenger } from '../fixtures/cluster/messenger.js';
 import type { FloodStats } from '../fixtures/cluster/test.contract.js';

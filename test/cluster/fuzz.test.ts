@@ -4,7 +4,7 @@
 import test, { type ExecutionContext } from 'ava';
 import cluster, { type Worker } from 'node:cluster';
 import { busStats } from 'clusterbus';
-import { isBusMessage } from '../../src/protocol.js';
+import { isBusMessage } from '../../src/core/protocol/frames.js';
 import { messenger } from '../fixtures/cluster/messenger.js';
 import { downMessage, prng } from '../helpers/fuzz.js';
 import { logs, logsUntil } from '../helpers/fixture.js';

@@ -2,7 +2,7 @@
 // bus is first used, hence a file of its own.
 import test from 'ava';
 import { BadOptionsError, busStats, configureBus, ErrorCodes, PayloadTooLargeError } from 'clusterbus';
-import { errorFromWire, type DoneFrame } from '../../src/protocol.js';
+import { errorFromWire, type DoneFrame } from '../../src/core/protocol/frames.js';
 import { messenger } from '../fixtures/cluster/messenger.js';
 import { entriesStarting, logs } from '../helpers/fixture.js';
 import { startWorkers, stopAllWorkers, waitForQuiet } from '../helpers/cluster.js';

@@ -2,7 +2,7 @@
 // the sender and again in the master.
 import test, { type ExecutionContext } from 'ava';
 import { busStats, ErrorCodes, MapError, PayloadTooLargeError } from 'clusterbus';
-import { errorFromWire, type DoneFrame } from '../../src/protocol.js';
+import { errorFromWire, type DoneFrame } from '../../src/core/protocol/frames.js';
 import { messenger } from '../fixtures/cluster/messenger.js';
 import { entriesStarting, logs, logsUntil } from '../helpers/fixture.js';
 import { startWorkers, stopAllWorkers, waitFor, waitForQuiet } from '../helpers/cluster.js';

@@ -1,12 +1,19 @@
 import test from 'ava';
-import { BATCH_TAG, BatchWriter, appendRecord, isBatch, newBatch, readBatch } from '../../src/batch.js';
+import {
+  BATCH_TAG,
+  BatchWriter,
+  appendRecord,
+  isBatch,
+  newBatch,
+  readBatch,
+} from '../../src/transports/stream/batch.js';
 import {
   PROTOCOL_VERSION,
   type CallFrame,
   type DownFrame,
   type RequestFrame,
   type UpFrame,
-} from '../../src/protocol.js';
+} from '../../src/core/protocol/frames.js';
 import { prng } from '../helpers/fuzz.js';
 
 const cb = PROTOCOL_VERSION;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import superjson from 'superjson';
-import { decode } from '../../src/codec.js';
-import { NO_COPY, copyPlain, encodePlain, plainText } from '../../src/plain-json.js';
+import { decode } from '../../src/codec/codec.js';
+import { NO_COPY, copyPlain, encodePlain, plainText } from '../../src/codec/plain-json.js';
 import { prng } from '../helpers/fuzz.js';
 
 const specials: (() => unknown)[] = [

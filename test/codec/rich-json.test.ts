@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import test from 'ava';
 import superjson from 'superjson';
-import { decodeRich, encodeRich } from '../../src/rich-json.js';
+import { decodeRich, encodeRich } from '../../src/codec/rich-json.js';
 import { prng } from '../helpers/fuzz.js';
 
 const keys = ['a', 'b', 'a.b', 'x\\y', '0', '12', 'json', 'meta', 'values', 'v', 'é', ''];

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { BadPayloadError, ErrorCodes } from 'clusterbus';
-import { decode, encode } from '../../src/codec.js';
-import { encodePlain } from '../../src/plain-json.js';
-import { encodeRich } from '../../src/rich-json.js';
-import { MAX_NESTING, SHOWN_STEPS, findUnsendable } from '../../src/sendable.js';
+import { decode, encode } from '../../src/codec/codec.js';
+import { encodePlain } from '../../src/codec/plain-json.js';
+import { encodeRich } from '../../src/codec/rich-json.js';
+import { MAX_NESTING, SHOWN_STEPS, findUnsendable } from '../../src/codec/sendable.js';
 import { prng } from '../helpers/fuzz.js';
 
 const EV = 'orders.new';

@@ -10,7 +10,7 @@ import test from 'ava';
 import { buildOutputs } from '../../codegen/generate.js';
 import type { Plainness } from '../../codegen/model.js';
 import { readContracts } from '../../codegen/read.js';
-import { encodePlain } from '../../src/plain-json.js';
+import { encodePlain } from '../../src/codec/plain-json.js';
 import { contractSource, fixturesDir, removeTempDirs, tempDir, writeFiles } from './_helpers.js';
 
 test.after.always(removeTempDirs);

@@ -172,9 +172,12 @@ test.serial('supervision - a map in flight to a crashing worker still gets its a
   const draining = m.logs('draining worker').find((e) => e.pid === m.pid);
   t.truthy(draining);
   t.true(m.events.indexOf(draining as Ev) < m.events.indexOf(mapped), 'the victim was draining while it owed');
-  // The victim is told to drain only once it owes nothing: its drain hook runs after the answer.
+  // The victim's drain hook runs only once it owes nothing: after it answered (both lines come
+  // from the victim's own stdout, so their order is the order they happened in).
   const hook = await m.next('worker-drain', (e) => e.pid === victim, 15_000);
-  t.true(m.events.indexOf(hook) > m.events.indexOf(mapped));
+  const answered = m.all('slow-answered', (e) => e.pid === victim)[0];
+  t.truthy(answered);
+  t.true(m.events.indexOf(hook) > m.events.indexOf(answered as Ev));
   t.deepEqual(await waitDead([victim], 15_000), []);
   await m.exitsSeen([victim]);
   const after = await m.status();

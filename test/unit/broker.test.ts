@@ -17,51 +17,63 @@ import {
   type BusError,
   type Settled,
 } from 'clusterbus';
-import { Broker } from '../../src/broker.js';
-import { createMasterBus } from '../../src/bus.js';
+import { localHost } from '../../src/core/peer-id.js';
+import { Router } from '../../src/core/router/router.js';
+import type { DirectLink } from '../helpers/direct.js';
+import { DirectRouterTransport, directEndpoint } from '../helpers/direct.js';
+import { createRouterBus } from '../../src/bus.js';
+import type { Endpoint } from '../../src/core/endpoint/endpoint.js';
 import {
-  Endpoint,
   OWN_CALL_MIN_CHARS,
   OWN_COPY_CHARS,
   RUN_CHARS,
   RUN_PAYLOADS,
   type AnyHandler,
   type RequestSpec,
-} from '../../src/endpoint.js';
-import { resolveOptions, type BusOptions } from '../../src/options.js';
-import type { DownFrame, UpFrame } from '../../src/protocol.js';
-import type { BrokerTransport, BrokerTransportEvents } from '../../src/transport.js';
+} from '../../src/core/endpoint/endpoint.js';
+import { resolveOptions, type BusOptions } from '../../src/core/options.js';
+import type { DownFrame, UpFrame } from '../../src/core/protocol/frames.js';
+import type { RouterTransport, RouterTransportEvents } from '../../src/core/transport.js';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A broker and its peers, linked in-process. */
+/** A router and its peers, linked in-process through direct transports. */
 class Net {
   readonly options;
-  readonly broker: Broker;
+  readonly broker: Router;
+  readonly transport: DirectRouterTransport;
   readonly endpoints = new Map<number, Endpoint>();
+  readonly links = new Map<number, DirectLink>();
   readonly dead = new Set<number>();
-  /** Every frame the broker sent, per peer. */
+  /** Every frame the router sent, per peer. */
   readonly down = new Map<number, DownFrame[]>();
 
   constructor(options: BusOptions = {}) {
     this.options = resolveOptions({ logger: silentLogger, timeoutMs: 3000, startWaitMs: 300, ...options });
-    this.broker = new Broker(this.options, (peer, frame) => {
+    this.transport = new DirectRouterTransport((peer, frame) => {
       (this.down.get(peer) ?? this.down.set(peer, []).get(peer)!).push(frame);
-      const ep = this.endpoints.get(peer);
-      if (ep && !this.dead.has(peer)) setImmediate(() => ep.receive(JSON.parse(JSON.stringify(frame))));
+      const link = this.links.get(peer);
+      if (link && !this.dead.has(peer)) setImmediate(() => link.receive(JSON.parse(JSON.stringify(frame))));
     });
+    this.broker = new Router(this.options, this.transport);
+  }
+
+  /** A frame from `peer`, straight into the router. */
+  inject(peer: number, message: unknown): void {
+    this.transport.inject(peer, message);
   }
 
   /** A peer that was forked (starting) and joins on the next turn with the handlers registered now. */
   add(id: number, handlers: Record<string, AnyHandler> = {}, { join = true } = {}): Endpoint {
-    const ep = new Endpoint(id, this.options, (frame: UpFrame) => {
+    const { ep, link } = directEndpoint(id, this.options, (frame: UpFrame) => {
       if (this.dead.has(id)) return false;
-      setImmediate(() => this.broker.receive(id, JSON.parse(JSON.stringify(frame))));
+      setImmediate(() => this.transport.inject(id, JSON.parse(JSON.stringify(frame))));
       return true;
     });
     this.endpoints.set(id, ep);
-    this.broker.peerStarting(id);
+    this.links.set(id, link);
+    this.transport.starting(id);
     for (const [ev, h] of Object.entries(handlers)) ep.on(ev, h);
     if (join) ep.join();
     return ep;
@@ -78,7 +90,7 @@ class Net {
 
   kill(id: number, reason = 'killed by SIGKILL'): void {
     this.dead.add(id);
-    this.broker.peerGone(id, reason);
+    this.transport.gone(id, reason);
   }
 
   close(): void {
@@ -155,11 +167,11 @@ test('broker - a stale reply from another peer is ignored and counted', async (t
   await until(() => g.calls() === 1, 'the handler');
   const call = net.down.get(2)!.find((f) => f.t === 'call')!;
   // Peer 3 answers peer 2's delivery; then peer 2 answers it twice.
-  net.broker.receive(3, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":"forged"}' });
+  net.inject(3, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":"forged"}' });
   t.is(net.broker.stats().staleReplies, 1);
   g.release(7);
   t.deepEqual(await pending, [7]);
-  net.broker.receive(2, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":8}' });
+  net.inject(2, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":8}' });
   t.is(net.broker.stats().staleReplies, 2);
 });
 
@@ -174,7 +186,7 @@ test('broker - a result over the limit is refused by the broker even if the work
   await until(() => g.calls() === 1, 'the handler');
   const call = net.down.get(2)!.find((f) => f.t === 'call')!;
   t.is(call.t === 'call' && call.mr, 100);
-  net.broker.receive(2, { cb: 1, t: 'res', id: call.id, ok: true, p: JSON.stringify({ json: 'x'.repeat(200) }) });
+  net.inject(2, { cb: 1, t: 'res', id: call.id, ok: true, p: JSON.stringify({ json: 'x'.repeat(200) }) });
   const [outcome] = (await pending) as Settled<unknown>[];
   t.false(outcome!.ok);
   const err = (outcome as unknown as { error: PayloadTooLargeError }).error;
@@ -189,8 +201,8 @@ test('broker - a run of broadcasts reaches every receiver in order and is accept
   for (const id of [2, 3]) net.add(id, { note: (p) => void (got.get(id) ?? got.set(id, []).get(id)!).push(p) });
   await net.ready(2, 3);
   const ps = ['{"json":"a"}', '{"json":"b"}', '{"json":"c"}'];
-  net.broker.receive(2, { cb: 1, t: 'req', id: 7, ev: 'note', op: 'b', p: '', ps });
-  net.broker.receive(2, { cb: 1, t: 'req', id: 8, ev: 'none', op: 'b', p: '', ps });
+  net.inject(2, { cb: 1, t: 'req', id: 7, ev: 'note', op: 'b', p: '', ps });
+  net.inject(2, { cb: 1, t: 'req', id: 8, ev: 'none', op: 'b', p: '', ps });
   await until(() => (got.get(3)?.length ?? 0) === 3, 'deliveries');
   t.deepEqual(got.get(2), ['a', 'b', 'c']);
   t.deepEqual(got.get(3), ['a', 'b', 'c']);
@@ -207,9 +219,9 @@ test('broker - a sender that kept its copies gets its own delivery without paylo
   for (const id of [2, 3]) net.add(id, { note: () => {} });
   await net.ready(2, 3);
   const ps = ['{"json":"a"}', '{"json":"b"}'];
-  net.broker.receive(3, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '{"json":"x"}' });
-  net.broker.receive(2, { cb: 1, t: 'req', id: 7, ev: 'note', op: 'b', p: '', ps, own: true });
-  net.broker.receive(3, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: '{"json":"y"}' });
+  net.inject(3, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '{"json":"x"}' });
+  net.inject(2, { cb: 1, t: 'req', id: 7, ev: 'note', op: 'b', p: '', ps, own: true });
+  net.inject(3, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: '{"json":"y"}' });
   const calls = (id: number): unknown[] =>
     net.down.get(id)!.flatMap((f) => (f.t === 'call' ? [[f.from, f.own, f.p, f.ps]] : []));
   t.deepEqual(calls(2), [
@@ -228,7 +240,7 @@ test('broker - a sender that kept its copies gets its own delivery without paylo
   const late = net.add(4, {}, { join: false });
   const seen: unknown[] = [];
   late.on('note', (p) => void seen.push(p));
-  net.broker.receive(4, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps, own: true });
+  net.inject(4, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps, own: true });
   late.join();
   await until(() => seen.length === 2, 'the queued run');
   t.deepEqual(seen, ['a', 'b']);
@@ -302,11 +314,11 @@ test('broker - a map or consume reaches its own caller as a reference to the cop
 
 test('endpoint - a call back to its own caller after the caller gave up answers CB_BAD_PAYLOAD', async (t) => {
   const frames: UpFrame[] = [];
-  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  const { ep, link: epLink } = directEndpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
   t.teardown(() => ep.close());
   let ran = 0;
   ep.on('ask', () => ran++);
-  ep.receive({ cb: 1, t: 'call', id: 5, ev: 'ask', op: 'm', p: '', from: 2, own: 41 });
+  epLink.receive({ cb: 1, t: 'call', id: 5, ev: 'ask', op: 'm', p: '', from: 2, own: 41 });
   await tick();
   t.is(ran, 0, 'the handler does not run without its payload');
   t.deepEqual(
@@ -321,7 +333,7 @@ test('broker - a run with one payload over the limit is refused whole', async (t
   t.teardown(() => net.close());
   net.add(2, { note: () => {} });
   await net.ready(2);
-  net.broker.receive(2, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps: ['x', 'x'.repeat(1001), 'x'] });
+  net.inject(2, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps: ['x', 'x'.repeat(1001), 'x'] });
   await Promise.resolve();
   const frames = net.down.get(2)!;
   t.deepEqual(
@@ -339,10 +351,10 @@ test('broker - broadcasts held for a starting worker are counted one by one and 
   const seen: string[] = [];
   late.on('note', (p) => void seen.push(p as string));
   const run = (tag: string, n: number): string[] => Array.from({ length: n }, (_, i) => `{"json":"${tag}${i}"}`);
-  net.broker.receive(1, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps: run('a', 6000) });
-  net.broker.receive(1, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: '', ps: run('b', 3000) });
-  net.broker.receive(1, { cb: 1, t: 'req', id: 3, ev: 'note', op: 'b', p: '{"json":"c"}' });
-  net.broker.receive(1, { cb: 1, t: 'req', id: 4, ev: 'note', op: 'b', p: '', ps: run('d', 2000) });
+  net.inject(1, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: '', ps: run('a', 6000) });
+  net.inject(1, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: '', ps: run('b', 3000) });
+  net.inject(1, { cb: 1, t: 'req', id: 3, ev: 'note', op: 'b', p: '{"json":"c"}' });
+  net.inject(1, { cb: 1, t: 'req', id: 4, ev: 'note', op: 'b', p: '', ps: run('d', 2000) });
   late.join();
   await until(() => seen.length >= 5001, 'deliveries to the late worker');
   await tick();
@@ -356,9 +368,9 @@ test('broker - a payload over the limit in the envelope is refused before routin
   const handled: unknown[] = [];
   net.add(2, { note: (p) => void handled.push(p) });
   await net.ready(2);
-  net.broker.receive(2, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: 'x'.repeat(100), mp: 50 });
-  net.broker.receive(2, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: 'x'.repeat(1001) });
-  net.broker.receive(2, { cb: 1, t: 'req', id: 3, ev: 'note', op: 'b', p: 'x'.repeat(100), mp: 5000 });
+  net.inject(2, { cb: 1, t: 'req', id: 1, ev: 'note', op: 'b', p: 'x'.repeat(100), mp: 50 });
+  net.inject(2, { cb: 1, t: 'req', id: 2, ev: 'note', op: 'b', p: 'x'.repeat(1001) });
+  net.inject(2, { cb: 1, t: 'req', id: 3, ev: 'note', op: 'b', p: 'x'.repeat(100), mp: 5000 });
   await Promise.resolve(); // successful settlements leave together, a microtask later
   const dones = net.down.get(2)!.filter((f) => f.t === 'done');
   t.deepEqual(
@@ -390,7 +402,7 @@ test('broker - receive never throws and counts what it drops', (t) => {
     JSON.parse('{"cb":1,"t":"hello","__proto__":{"ev":[]}}'),
     { cb: 1, t: 'req', id: 1, ev: 'x', op: 'm', p: '', ms: 2 ** 53 },
   ];
-  for (const g of garbage) t.notThrows(() => net.broker.receive(9, g));
+  for (const g of garbage) t.notThrows(() => net.inject(9, g));
   t.is(net.broker.stats().malformed, garbage.length);
 });
 
@@ -448,7 +460,7 @@ test('broker - a hung consume and map time out, naming the worker', async (t) =>
 });
 
 test('endpoint - the caller times out by itself if the broker never answers', async (t) => {
-  const ep = new Endpoint(1, resolveOptions({ logger: silentLogger }), () => true);
+  const { ep } = directEndpoint(1, resolveOptions({ logger: silentLogger }), () => true);
   t.teardown(() => ep.close());
   const start = Date.now();
   const err = await t.throwsAsync(ep.request(spec('ask', 'map', null, { timeoutMs: 50 })), {
@@ -474,7 +486,7 @@ test('broker - a peer that exits fails its map share at once and redelivers its 
   const map = caller.request(spec('ask', 'mapSettled', null));
   const task = caller.request(spec('task', 'consume', null)); // round-robin: peer 2 first
   const once = caller.request(spec('once', 'consume', null, { redeliver: false }));
-  await until(() => net.broker.owedBy(2) === 3, 'peer 2 to owe three replies');
+  await until(() => net.broker.stats().peers.find((p) => p.id === 2)?.owed === 3, 'peer 2 to owe three replies');
   net.kill(2);
 
   const outcomes = (await map) as Settled<number>[];
@@ -566,22 +578,22 @@ test('broker - a starting peer that never joins stops being waited for after sta
 test('bus - a request the master makes right after forking waits for the new worker', async (t) => {
   // The cluster transport learns of a fork on process.nextTick ('fork' event); a request made in
   // the same tick, from a microtask, must reach the broker after that.
-  let events: BrokerTransportEvents | undefined;
+  let events: RouterTransportEvents | undefined;
   const sent: [number, DownFrame][] = [];
-  const transport: BrokerTransport = {
+  const transport: RouterTransport = {
     bind: (e) => void (events = e),
     send: (peer, frame) => void sent.push([peer, frame]),
     whenWritable: (_peer, then) => then(),
     congested: () => false,
     close: () => {},
   };
-  const bus = createMasterBus(resolveOptions({ logger: silentLogger }), transport);
+  const bus = createRouterBus(resolveOptions({ logger: silentLogger }), transport);
   t.teardown(() => bus.close());
   await tick();
   await Promise.resolve(); // now inside a microtask, like code after an `await`
   process.nextTick(() => events!.onPeerStarting(7)); // what cluster.fork() does
   const map = bus.endpoint.request(spec('ask', 'map', null));
-  await until(() => bus.broker!.stats().parkedRequests === 1, 'the request to park');
+  await until(() => bus.router!.stats().parkedRequests === 1, 'the request to park');
   events!.onMessage(7, { cb: 1, t: 'hello', ev: ['ask'] });
   const [, call] = sent.find(([peer, f]) => peer === 7 && f.t === 'call')!;
   events!.onMessage(7, { cb: 1, t: 'res', id: (call as { id: number }).id, ok: true, p: '{"json":"from 7"}' });
@@ -751,7 +763,7 @@ test('endpoint - a payload that does not decode fails the call with BadPayloadEr
   await net.ready(1, 2);
   const pending = caller.request(spec('ask', 'mapSettled', null));
   // Swap the payload for a polluting one on its way through the broker.
-  net.broker.receive(1, {
+  net.inject(1, {
     cb: 1,
     t: 'req',
     id: 99,
@@ -768,7 +780,7 @@ test('endpoint - a payload that does not decode fails the call with BadPayloadEr
 });
 
 test('endpoint - an undecodable result is that worker’s BadPayloadError', async (t) => {
-  const ep = new Endpoint(1, resolveOptions({ logger: silentLogger }), () => true);
+  const { ep, link: epLink } = directEndpoint(1, resolveOptions({ logger: silentLogger }), () => true);
   t.teardown(() => ep.close());
   const settled = ep.request(spec('ask', 'mapSettled', null));
   const mapped = ep.request(spec('ask', 'map', null));
@@ -776,10 +788,10 @@ test('endpoint - an undecodable result is that worker’s BadPayloadError', asyn
     [2, true, '{"json":2}'],
     [3, true, '{"json":{"__proto__":{"x":1}}}'],
   ];
-  ep.receive({ cb: 1, t: 'mapped', id: 1, r });
-  ep.receive({ cb: 1, t: 'mapped', id: 2, r });
+  epLink.receive({ cb: 1, t: 'mapped', id: 1, r });
+  epLink.receive({ cb: 1, t: 'mapped', id: 2, r });
   const outcomes = (await settled) as Settled<number>[];
-  t.deepEqual(outcomes[0], { worker: 2, ok: true, value: 2 });
+  t.deepEqual(outcomes[0], { worker: 2, host: localHost(), ok: true, value: 2 });
   t.true(!outcomes[1]!.ok && outcomes[1]!.error instanceof BadPayloadError);
   const err = await t.throwsAsync(mapped, { instanceOf: MapError });
   t.deepEqual(err.results, [2]);
@@ -787,7 +799,7 @@ test('endpoint - an undecodable result is that worker’s BadPayloadError', asyn
 
 test('endpoint - broadcasts of one event in one turn travel as one run, in order with other requests', async (t) => {
   const frames: UpFrame[] = [];
-  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  const { ep, link: epLink } = directEndpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
   t.teardown(() => ep.close());
   const first = [1, 2, 3].map((n) => ep.request(spec('note', 'broadcast', n)));
   const job = ep.request(spec('job', 'consume', 'j'));
@@ -809,11 +821,11 @@ test('endpoint - broadcasts of one event in one turn travel as one run, in order
       () => settled.push(`b${i + 1} failed`),
     );
   }
-  ep.receive({ cb: 1, t: 'oks', ids: [1] });
+  epLink.receive({ cb: 1, t: 'oks', ids: [1] });
   await tick();
   t.deepEqual(settled, ['b1', 'b2', 'b3']);
-  ep.receive({ cb: 1, t: 'done', id: 3, ok: false, e: { c: ErrorCodes.NO_HANDLER, m: 'x' } });
-  ep.receive({ cb: 1, t: 'oks', ids: [2, 4] });
+  epLink.receive({ cb: 1, t: 'done', id: 3, ok: false, e: { c: ErrorCodes.NO_HANDLER, m: 'x' } });
+  epLink.receive({ cb: 1, t: 'oks', ids: [2, 4] });
   await t.throwsAsync(last, { instanceOf: NoHandlerError });
   await job;
   await other;
@@ -822,7 +834,7 @@ test('endpoint - broadcasts of one event in one turn travel as one run, in order
 
 test('endpoint - a full run leaves and the next broadcast starts another', async (t) => {
   const frames: UpFrame[] = [];
-  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  const { ep } = directEndpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
   t.teardown(() => ep.close());
   t.is(RUN_PAYLOADS, 512);
   for (let i = 0; i < 1200; i++) void ep.request(spec('note', 'broadcast', i)).catch(() => {});
@@ -843,14 +855,14 @@ test('endpoint - a full run leaves and the next broadcast starts another', async
 
 test('endpoint - a run is delivered payload by payload, to the handlers there at each one', async (t) => {
   const frames: UpFrame[] = [];
-  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  const { ep, link: epLink } = directEndpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
   t.teardown(() => ep.close());
   const seen: unknown[] = [];
   const off = ep.on('note', (p) => {
     seen.push(p);
     if (p === 2) off();
   });
-  ep.receive({
+  epLink.receive({
     cb: 1,
     t: 'call',
     id: 0,
@@ -914,7 +926,7 @@ test('endpoint - past its budget of copies, the new runs of a sender keep none a
   const calls = net.down.get(2)!.flatMap((f) => (f.t === 'call' ? [f.own === undefined ? f.ps?.length : 'own'] : []));
   t.deepEqual(calls, ['own', 'own', 2, 2]);
   // A request the broker never answers lets go of its copies at its local deadline.
-  const mute = new Endpoint(5, resolveOptions({ logger: silentLogger, timeoutMs: 20 }), () => true);
+  const { ep: mute } = directEndpoint(5, resolveOptions({ logger: silentLogger, timeoutMs: 20 }), () => true);
   t.teardown(() => mute.close());
   mute.on('note', () => {});
   const lost = mute.request(spec('note', 'broadcast', { a: 1 }));
@@ -925,25 +937,25 @@ test('endpoint - past its budget of copies, the new runs of a sender keep none a
 
 test('endpoint - a call for an event it has no handler for answers NoHandlerError', async (t) => {
   const frames: UpFrame[] = [];
-  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
+  const { ep, link: epLink } = directEndpoint(2, resolveOptions({ logger: silentLogger }), (f) => frames.push(f) > 0);
   t.teardown(() => ep.close());
-  ep.receive({ cb: 1, t: 'call', id: 5, ev: 'nope', op: 'm', p: '{"json":1}', from: 0 });
-  ep.receive({ cb: 1, t: 'call', id: 0, ev: 'nope', op: 'b', p: '{"json":1}', from: 0 });
+  epLink.receive({ cb: 1, t: 'call', id: 5, ev: 'nope', op: 'm', p: '{"json":1}', from: 0 });
+  epLink.receive({ cb: 1, t: 'call', id: 0, ev: 'nope', op: 'b', p: '{"json":1}', from: 0 });
   await tick();
   t.deepEqual(
     frames.map((f) => (f.t === 'res' ? [f.id, f.ok, f.e?.c] : f.t)),
     [[5, false, ErrorCodes.NO_HANDLER]],
   );
-  ep.receive({ cb: 1, t: 'nope' });
-  ep.receive('junk');
+  epLink.receive({ cb: 1, t: 'nope' });
+  epLink.receive('junk');
   t.is(ep.stats().ignored, 2);
 });
 
 test('endpoint - a lost link fails pending calls with NotConnectedError; close with ClosedError', async (t) => {
   let connected = true;
-  const ep = new Endpoint(2, resolveOptions({ logger: silentLogger }), () => connected);
+  const { ep, link: epLink } = directEndpoint(2, resolveOptions({ logger: silentLogger }), () => connected);
   const a = ep.request(spec('ask', 'map', null));
-  ep.disconnected();
+  epLink.disconnect();
   await t.throwsAsync(a, { instanceOf: NotConnectedError });
   connected = false;
   await t.throwsAsync(ep.request(spec('ask', 'map', null)), { instanceOf: NotConnectedError });

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import test from 'ava';
-import { readFrames, writeFrame } from '../../src/bus-pipe.js';
+import { readFrames, writeFrame } from '../../src/transports/cluster/bus-pipe.js';
 import { prng } from '../helpers/fuzz.js';
 
 /** Just enough of a socket: writes are collected, reads are emitted by hand. */

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BadPayloadError, ErrorCodes } from 'clusterbus';
-import { decode, encode, exceeds } from '../../src/codec.js';
+import { decode, encode, exceeds } from '../../src/codec/codec.js';
 
 const roundTrip = <T>(value: T): unknown => decode(encode(value, 'unit.ev', 0), 'unit.ev', 0);
 

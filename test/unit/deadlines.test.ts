@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Deadlines } from '../../src/deadlines.js';
+import { Deadlines } from '../../src/core/deadlines.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

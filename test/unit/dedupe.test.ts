@@ -5,8 +5,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import test from 'ava';
 import { BadOptionsError, silentLogger } from 'clusterbus';
-import { Broker } from '../../src/broker.js';
-import { DEFAULTS, resolveOptions } from '../../src/options.js';
+import { Router } from '../../src/core/router/router.js';
+import { DirectRouterTransport } from '../helpers/direct.js';
+import { DEFAULTS, resolveOptions } from '../../src/core/options.js';
 
 const MB = 1024 * 1024;
 
@@ -40,14 +41,15 @@ test.serial('dedupe - a million distinct keys keep the table and the heap bounde
   const calls: number[] = [];
   let answered = 0;
   let failed = 0;
-  const broker = new Broker(options, (peer, frame) => {
+  const transport = new DirectRouterTransport((peer, frame) => {
     if (peer === 2 && frame.t === 'call') calls.push(frame.id);
     else if (peer === 1 && frame.t === 'oks') answered += frame.ids.length;
     else if (frame.t === 'done' && !frame.ok) failed++;
   });
+  const broker = new Router(options, transport);
   t.teardown(() => broker.close());
-  broker.receive(1, { cb: 1, t: 'hello', ev: [] });
-  broker.receive(2, { cb: 1, t: 'hello', ev: [EV] });
+  transport.inject(1, { cb: 1, t: 'hello', ev: [] });
+  transport.inject(2, { cb: 1, t: 'hello', ev: [EV] });
 
   const before = heapUsed();
   const start = process.hrtime.bigint();
@@ -55,9 +57,9 @@ test.serial('dedupe - a million distinct keys keep the table and the heap bounde
   for (let from = 0; from < KEYS; from += BATCH) {
     // A batch of requests in flight at once, then their jobs' replies, then a turn for the answers.
     for (let i = from; i < from + BATCH; i++)
-      broker.receive(1, { cb: 1, t: 'req', id: i + 1, ev: EV, op: 'c', p: '{"json":null}', dk: `o${i}` });
+      transport.inject(1, { cb: 1, t: 'req', id: i + 1, ev: EV, op: 'c', p: '{"json":null}', dk: `o${i}` });
     runs += calls.length;
-    for (const id of calls.splice(0)) broker.receive(2, { cb: 1, t: 'res', id, ok: true, p: '' });
+    for (const id of calls.splice(0)) transport.inject(2, { cb: 1, t: 'res', id, ok: true, p: '' });
     await new Promise((resolve) => setImmediate(resolve));
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;

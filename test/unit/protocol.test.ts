@@ -1,5 +1,5 @@
-import { parseWorkerControl } from '../../src/control.js';
-import { MAX_TIMER_MS, timerDelay } from '../../src/deadlines.js';
+import { parseWorkerControl } from '../../src/supervision/control.js';
+import { MAX_TIMER_MS, timerDelay } from '../../src/core/deadlines.js';
 import test from 'ava';
 import {
   BadPayloadError,
@@ -26,7 +26,7 @@ import {
   parseDownFrame,
   parseUpFrame,
   type WireError,
-} from '../../src/protocol.js';
+} from '../../src/core/protocol/frames.js';
 
 // ---- envelopes a worker sends to the master ----------------------------------------------------
 
@@ -243,7 +243,7 @@ const samples: Record<ErrorCode, () => { err: BusError; rebuilt: abstract new (.
     rebuilt: HandlerError,
   }),
   [ErrorCodes.MAP_FAILED]: () => ({
-    err: new MapError('ev', [{ worker: 1, ok: false, error: new NoHandlerError('ev') }]),
+    err: new MapError('ev', [{ worker: 1, host: 'h', ok: false, error: new NoHandlerError('ev') }]),
     rebuilt: BusError,
   }),
   [ErrorCodes.BAD_PAYLOAD]: () => ({

@@ -5,7 +5,7 @@ import cluster, { Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { busPipeSettings } from 'clusterbus';
-import { isBatch } from '../../../src/batch.js';
+import { isBatch } from '../../../src/transports/stream/batch.js';
 import { messenger } from '../../fixtures/cluster/messenger.js';
 import { isJoined, stopAllWorkers, waitFor, waitForQuiet } from '../../helpers/cluster.js';
 

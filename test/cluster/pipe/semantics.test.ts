@@ -3,7 +3,7 @@
 import cluster, { Worker } from 'node:cluster';
 import test from 'ava';
 import { busStats } from 'clusterbus';
-import { isBatch } from '../../../src/batch.js';
+import { isBatch } from '../../../src/transports/stream/batch.js';
 import { messenger } from '../../fixtures/cluster/messenger.js';
 import { startWorkers, stopAllWorkers, useBusPipe, waitFor, waitForQuiet } from '../../helpers/cluster.js';
 

@@ -5,7 +5,7 @@
  * refuses anything that could pollute a prototype.
  */
 import superjson from 'superjson';
-import { BadPayloadError } from './errors.js';
+import { BadPayloadError } from '../errors.js';
 import { encodePlain } from './plain-json.js';
 import { decodeRich, encodeRich } from './rich-json.js';
 import { findUnsendable } from './sendable.js';

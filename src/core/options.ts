@@ -1,8 +1,10 @@
 /**
  * Bus options and their defaults, shared by the broker (master) and every endpoint.
  */
-import { BadOptionsError } from './errors.js';
-import { stderrLogger, type Logger } from './logger.js';
+import os from 'node:os';
+import { BadOptionsError } from '../errors.js';
+import type { RouterTransport } from './transport.js';
+import { stderrLogger, type Logger } from '../logger.js';
 
 /** Options of the bus in this process; set them with `configureBus` before the first call. */
 export interface BusOptions {
@@ -33,10 +35,21 @@ export interface BusOptions {
   maxDedupeKeys?: number;
   /** Where the bus logs. Default: concise lines on stderr (silent when `NODE_ENV=test`). */
   logger?: Logger;
+  /**
+   * This machine's name on the bus: results, errors and status name a worker by host and
+   * worker id. Default: `os.hostname()`.
+   */
+  host?: string;
+  /**
+   * Runs this process's bus on this transport, as its router, instead of Node's cluster: e.g.
+   * a `MemoryTransport` in a test of code that uses the messenger. Not with `startCluster`,
+   * whose workers talk over the cluster's channels. Default: the cluster transport.
+   */
+  transport?: RouterTransport;
 }
 
 /** Options with every default applied. */
-export type ResolvedBusOptions = Required<BusOptions>;
+export type ResolvedBusOptions = Required<Omit<BusOptions, 'transport'>> & { transport: RouterTransport | undefined };
 
 export const DEFAULTS = {
   timeoutMs: 10_000,
@@ -60,6 +73,15 @@ export function resolveOptions(options: BusOptions = {}): ResolvedBusOptions {
       throw new BadOptionsError(`bus option ${key} must be a positive integer, got ${String(v)}`);
     }
   }
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) {
+    throw new BadOptionsError(`bus option host must be a non-empty string, got ${String(options.host)}`);
+  }
+  const transport = options.transport as Partial<RouterTransport> | undefined;
+  if (transport !== undefined && (typeof transport?.bind !== 'function' || typeof transport.send !== 'function')) {
+    throw new BadOptionsError(
+      'bus option transport must be a router transport (bind, send, congested, whenWritable, close)',
+    );
+  }
   const ttl = options.dedupeTtlMs;
   if (ttl !== undefined && ttl !== Infinity && !isPositiveInt(ttl)) {
     throw new BadOptionsError(`bus option dedupeTtlMs must be a positive integer or Infinity, got ${String(ttl)}`);
@@ -72,5 +94,7 @@ export function resolveOptions(options: BusOptions = {}): ResolvedBusOptions {
     dedupeTtlMs: options.dedupeTtlMs ?? DEFAULTS.dedupeTtlMs,
     maxDedupeKeys: options.maxDedupeKeys ?? DEFAULTS.maxDedupeKeys,
     logger: options.logger ?? stderrLogger(),
+    host: options.host ?? os.hostname(),
+    transport: options.transport,
   };
 }

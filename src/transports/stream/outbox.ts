@@ -5,7 +5,7 @@
  * not yet written, so that senders can wait while a slow reader lets it fill up.
  */
 import { BatchWriter } from './batch.js';
-import type { DownFrame, UpFrame } from './protocol.js';
+import type { DownFrame, UpFrame } from '../../core/protocol/frames.js';
 
 /** A batch is sent as soon as it holds this many envelopes. */
 const MAX_RECORDS = 512;

@@ -5,15 +5,15 @@
  */
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
-import { busPipeSettings } from './bus-pipe.js';
-import { configureBus, getBus } from './bus.js';
+import { busPipeSettings } from '../transports/cluster/bus-pipe.js';
+import { configureBus, getBus } from '../bus.js';
 import {
   resolveClusterOptions,
   type ClusterControl,
   type ClusterOptions,
   type ResolvedClusterOptions,
 } from './cluster-options.js';
-import { BadOptionsError, StartFailedError } from './errors.js';
+import { BadOptionsError, StartFailedError } from '../errors.js';
 import { Supervisor } from './supervisor.js';
 import { installWorkerRuntime } from './worker-runtime.js';
 
@@ -51,8 +51,8 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   // Each worker gets a bus pipe next to its IPC channel (see bus-pipe.ts).
   cluster.setupPrimary({ serialization: resolved.serialization, stdio: busPipeSettings().stdio });
   const bus = getBus();
-  if (!bus.broker) throw new StartFailedError('the master has no broker');
-  const supervisor = new Supervisor(resolved, bus.broker, (code) => {
+  if (!bus.router) throw new StartFailedError('the master has no router');
+  const supervisor = new Supervisor(resolved, bus.router, (code) => {
     bus.close();
     process.exit(code);
   });

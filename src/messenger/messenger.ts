@@ -3,10 +3,10 @@
  * per-event options, checks what the compiler cannot see (plain JavaScript callers, `any`),
  * and hands requests to this process's bus.
  */
-import { getBus } from './bus.js';
-import type { AnyHandler, RequestBase, RequestSpec } from './endpoint.js';
-import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from './errors.js';
-import { isPositiveInt } from './options.js';
+import { getBus } from '../bus.js';
+import type { AnyHandler, Endpoint, RequestBase, RequestSpec } from '../core/endpoint/endpoint.js';
+import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from '../errors.js';
+import { isPositiveInt, type ResolvedBusOptions } from '../core/options.js';
 import type { EventMap, EventSpec, EventTable, Messenger } from './types.js';
 
 /** Every event this process has loaded from a contract, and which contract declared it. */
@@ -25,15 +25,40 @@ export function createMessenger<Events extends EventMap<Events>>(
   source: string,
   table: EventTable<Events>,
 ): Messenger<Events> {
-  const specs = new Map<string, EventSpec>();
   for (const [event, spec] of Object.entries(table) as [string, EventSpec][]) {
     const seen = loaded.get(event);
     if (seen && JSON.stringify(seen.spec) !== JSON.stringify(spec)) {
       throw new ContractConflictError(event, `${seen.source} and ${source}`);
     }
     loaded.set(event, { source, spec });
-    specs.set(event, spec);
   }
+  const messenger = build<Events>(table, () => getBus());
+  tables.set(messenger, table as EventTable<never>);
+  return messenger;
+}
+
+/** The event table behind each messenger, so that it can be bound to another endpoint. */
+const tables = new WeakMap<object, EventTable<never>>();
+
+/**
+ * The same typed messenger, acting as another endpoint of this process's bus: e.g. a
+ * simulated worker of a `MemoryTransport` (`memory.addWorker()`), in a test.
+ * @throws BadOptionsError if `messenger` was not made by `createMessenger`.
+ */
+export function bindMessenger<Events extends EventMap<Events>>(
+  messenger: Messenger<Events>,
+  peer: { readonly endpoint: Endpoint },
+): Messenger<Events> {
+  const table = tables.get(messenger);
+  if (!table) throw new BadOptionsError('bindMessenger() takes a messenger made by createMessenger()');
+  return build<Events>(table as EventTable<Events>, () => ({ options: getBus().options, endpoint: peer.endpoint }));
+}
+
+function build<Events extends EventMap<Events>>(
+  table: EventTable<Events>,
+  busOf: () => { readonly options: ResolvedBusOptions; readonly endpoint: Endpoint },
+): Messenger<Events> {
+  const specs = new Map<string, EventSpec>(Object.entries(table) as [string, EventSpec][]);
 
   const specFor = (event: unknown): EventSpec => {
     const spec = typeof event === 'string' ? specs.get(event) : undefined;
@@ -47,7 +72,7 @@ export function createMessenger<Events extends EventMap<Events>>(
     const key = op === 'mapSettled' ? `s:${event}` : event;
     let base = bases.get(key);
     if (!base) {
-      const global = getBus().options;
+      const global = busOf().options;
       base = {
         ev: event,
         op,
@@ -67,7 +92,7 @@ export function createMessenger<Events extends EventMap<Events>>(
       const spec = specFor(event);
       if (spec.kind !== kindOfOp[op]) throw new WrongKindError(event, spec.kind, op);
       const base = baseFor(event, op, spec);
-      const endpoint = getBus().endpoint;
+      const endpoint = busOf().endpoint;
       return options === undefined
         ? endpoint.requestWith(base, payload)
         : endpoint.requestWith(base, payload, callOptions(event, op, options));
@@ -80,14 +105,14 @@ export function createMessenger<Events extends EventMap<Events>>(
     on(event: string, handler: AnyHandler): () => void {
       const spec = specFor(event);
       if (typeof handler !== 'function') throw new BadOptionsError(`handler of "${event}" must be a function`, event);
-      return getBus().endpoint.on(
+      return busOf().endpoint.on(
         event,
         handler,
         spec.kind === 'map' && spec.plainResult !== undefined ? { plainResult: spec.plainResult } : {},
       );
     },
     off(event: string, handler: AnyHandler): void {
-      getBus().endpoint.off(event, handler);
+      busOf().endpoint.off(event, handler);
     },
     // Options are passed on (and refused) so that a JavaScript caller's `{ dedupeKey }` or
     // `{ timeoutMs }` on a broadcast is a BadOptionsError rather than silently ignored.

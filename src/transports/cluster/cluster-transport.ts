@@ -16,16 +16,16 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
-import { isBatch, readBatch } from './batch.js';
+import { isBatch, readBatch } from '../stream/batch.js';
 import { masterEnd, readFrames, workerEnd, writeFrame } from './bus-pipe.js';
-import { Outbox } from './outbox.js';
-import { isBusMessage, type DownFrame, type UpFrame } from './protocol.js';
+import { Outbox } from '../stream/outbox.js';
+import { isBusMessage, type DownFrame, type UpFrame } from '../../core/protocol/frames.js';
 import type {
-  BrokerTransport,
-  BrokerTransportEvents,
   EndpointTransport,
   EndpointTransportEvents,
-} from './transport.js';
+  RouterTransport,
+  RouterTransportEvents,
+} from '../../core/transport.js';
 
 /** How long a closed pipe waits for its worker's exit, to report why it left. */
 const EXIT_AFTER_PIPE_MS = 200;
@@ -55,9 +55,9 @@ function deliverBatch(batch: string, deliver: (frame: unknown) => void): void {
   if (!complete) deliver(undefined);
 }
 
-/** The master's side: one channel per forked worker. */
-export class ClusterBrokerTransport implements BrokerTransport {
-  private events: BrokerTransportEvents | undefined;
+/** The master's side (the router's): one channel per forked worker. */
+export class ClusterRouterTransport implements RouterTransport {
+  private events: RouterTransportEvents | undefined;
   private readonly gone = new Set<number>();
   private readonly outboxes = new Map<number, Outbox>();
   private readonly pipes = new Map<number, MasterPipe>();
@@ -83,7 +83,7 @@ export class ClusterBrokerTransport implements BrokerTransport {
     this.pipeGone(worker.id, pipe);
   };
 
-  bind(events: BrokerTransportEvents): void {
+  bind(events: RouterTransportEvents): void {
     this.events = events;
     cluster.on('fork', this.onFork);
     cluster.on('message', this.onMessage);

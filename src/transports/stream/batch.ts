@@ -13,7 +13,7 @@
  * for calls back to their own callers `own` (the requests they name, one per id). The reader
  * only parses headers; payloads come out as slices of the batch, never decoded.
  */
-import type { CallFrame, DownFrame, MappedFrame, UpFrame, WireOutcome } from './protocol.js';
+import type { CallFrame, DownFrame, MappedFrame, UpFrame, WireOutcome } from '../../core/protocol/frames.js';
 
 /** First characters of every batch; anything else on the channel is not a batch. */
 export const BATCH_TAG = '\u0001cb1\u0001';

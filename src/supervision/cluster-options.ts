@@ -3,9 +3,9 @@
  * worker bootstrap hooks.
  */
 import os from 'node:os';
-import { BadOptionsError } from './errors.js';
-import { stderrLogger, type Logger } from './logger.js';
-import type { BusOptions } from './options.js';
+import { BadOptionsError } from '../errors.js';
+import { stderrLogger, type Logger } from '../logger.js';
+import type { BusOptions } from '../core/options.js';
 import type { WorkerStatus } from './control.js';
 
 export type { WorkerStatus } from './control.js';

@@ -21,7 +21,7 @@ import {
   TimeoutError,
   WorkerExitedError,
   type ErrorCode,
-} from './errors.js';
+} from '../../errors.js';
 
 /** Marks an envelope as ours, and its protocol version. */
 export const PROTOCOL_VERSION = 1;
@@ -39,6 +39,8 @@ export interface WireError {
   ev?: string;
   /** Worker concerned. */
   w?: number;
+  /** Host of that worker, when it is not the receiver's own. */
+  h?: string;
   /** For CB_HANDLER_FAILED: the handler error's name, code and stack. */
   n?: string;
   x?: string;
@@ -64,6 +66,11 @@ export interface HandlersFrame {
 }
 /** Most payloads in one broadcast run. */
 export const MAX_RUN = 100_000;
+/**
+ * Characters of payload an endpoint puts in one broadcast run at most: a run fills at most one
+ * batch of the stream transport, whose batches hold 64 Ki characters.
+ */
+export const MAX_RUN_CHARS = 64 * 1024;
 
 /** Caller to broker: a request. */
 export interface RequestFrame {
@@ -143,7 +150,25 @@ export interface MappedFrame {
 }
 
 /** What an endpoint sends to the broker. */
-export type UpFrame = HelloFrame | HandlersFrame | RequestFrame | ReplyFrame;
+export type UpFrame = HelloFrame | HandlersFrame | RequestFrame | ReplyFrame | DrainFrame | ByeFrame;
+/**
+ * Peer to router: this peer is draining. The router routes it no new work, and answers
+ * `drained` once it owes no reply (at once if it owes none).
+ */
+export interface DrainFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'drain';
+}
+/** Peer to router: this peer leaves the bus now; whatever it still owed fails or is redelivered. */
+export interface ByeFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'bye';
+}
+/** Router to a draining peer: it owes no reply any more; it may leave. */
+export interface DrainedFrame {
+  cb: typeof PROTOCOL_VERSION;
+  t: 'drained';
+}
 /** Broker to caller: these requests settled successfully (broadcasts accepted, consumes done), in bulk. */
 export interface OksFrame {
   cb: typeof PROTOCOL_VERSION;
@@ -151,7 +176,7 @@ export interface OksFrame {
   ids: number[];
 }
 /** What the broker sends to an endpoint. */
-export type DownFrame = CallFrame | DoneFrame | MappedFrame | OksFrame;
+export type DownFrame = CallFrame | DoneFrame | MappedFrame | OksFrame | DrainedFrame;
 
 /** Whether `msg` claims to be one of ours; anything else is the user's own IPC. */
 export function isBusMessage(msg: unknown): msg is { cb: number; t: unknown } {
@@ -193,6 +218,7 @@ function isWireError(v: unknown): v is WireError {
     isStr(e.m) &&
     optional(e.ev, isStr) &&
     optional(e.w, isInt) &&
+    optional(e.h, isStr) &&
     optional(e.n, isStr) &&
     optional(e.x, isStr) &&
     optional(e.s, isStr) &&
@@ -211,6 +237,9 @@ export function parseUpFrame(msg: unknown): UpFrame | undefined {
   if (!isBusMessage(msg)) return undefined;
   const f = msg as unknown as Record<string, unknown>;
   switch (f.t) {
+    case 'drain':
+    case 'bye':
+      return { cb: PROTOCOL_VERSION, t: f.t };
     case 'hello':
     case 'handlers':
       return isStrList(f.ev) ? (f as unknown as HelloFrame | HandlersFrame) : undefined;
@@ -265,6 +294,8 @@ export function parseDownFrame(msg: unknown): DownFrame | undefined {
         : undefined;
     case 'done':
       return isPosInt(f.id) && isBool(f.ok) && (f.ok || isWireError(f.e)) ? (f as unknown as DoneFrame) : undefined;
+    case 'drained':
+      return { cb: PROTOCOL_VERSION, t: 'drained' };
     case 'oks':
       return Array.isArray(f.ids) && f.ids.length <= 100_000 && f.ids.every(isPosInt)
         ? (f as unknown as OksFrame)

@@ -6,9 +6,9 @@
  *
  * It reads envelopes only; payload bytes pass through untouched.
  */
-import { exceeds } from './codec.js';
+import { exceeds } from '../../codec/codec.js';
 import { DedupeTable } from './dedupe-table.js';
-import type { BusError } from './errors.js';
+import type { BusError } from '../../errors.js';
 import {
   ClosedError,
   NoHandlerError,
@@ -16,10 +16,12 @@ import {
   TimeoutError,
   WorkerExitedError,
   ErrorCodes,
-} from './errors.js';
-import { Deadlines, timerDelay } from './deadlines.js';
-import type { Logger } from './logger.js';
-import type { ResolvedBusOptions } from './options.js';
+} from '../../errors.js';
+import { Deadlines, timerDelay } from '../deadlines.js';
+import { localHost } from '../peer-id.js';
+import type { RouterTransport } from '../transport.js';
+import type { Logger } from '../../logger.js';
+import type { ResolvedBusOptions } from '../options.js';
 import {
   PROTOCOL_VERSION,
   errorToWire,
@@ -30,7 +32,7 @@ import {
   type RequestFrame,
   type WireError,
   type WireOutcome,
-} from './protocol.js';
+} from '../protocol/frames.js';
 
 /** Where a peer stands. Only `ready` peers get new work. */
 export type PeerState = 'starting' | 'ready' | 'draining';
@@ -41,6 +43,8 @@ interface Peer {
   handlers: Set<string>;
   /** Deliveries this peer owes a reply for. */
   readonly owed: Set<Delivery>;
+  /** It asked to drain and was not told `drained` yet. */
+  drainAsked: boolean;
   /** Still counted as "about to join" by requests that found no handler. */
   expectedSoon: boolean;
   startTimer: NodeJS.Timeout | undefined;
@@ -133,27 +137,14 @@ export interface BrokerStats {
   /** Consumes handed to a second worker after the first one exited. */
   redelivered: number;
   /** Peers by state. */
-  peers: { id: number; state: PeerState; handlers: string[]; owed: number }[];
+  peers: { id: number; host: string; state: PeerState; handlers: string[]; owed: number }[];
 }
 
 /** Most broadcasts held for one starting worker; older ones are dropped (and logged). */
 const MAX_QUEUED_PER_PEER = 10_000;
 
-/** What the broker asks the transport about its channels, to hold senders back. */
-export interface FlowControl {
-  /** Whether the channel to `peer` holds more unwritten data than it should. */
-  congested(peer: number): boolean;
-  /** Runs `then` once it does not (at once if it already does not, or the peer is gone). */
-  whenWritable(peer: number, then: () => void): void;
-}
-
-const alwaysWritable: FlowControl = { congested: () => false, whenWritable: (_peer, then) => then() };
-
-/** Sends a frame to a peer; never throws. */
-export type SendToPeer = (peer: number, frame: DownFrame) => void;
-
-/** The master's router. One per bus; the transport feeds it envelopes and peer changes. */
-export class Broker {
+/** The router of one bus (in the master). It holds every routing rule; its transport moves frames. */
+export class Router {
   private readonly peers = new Map<number, Peer>();
   private readonly requests = new Map<number, Request>();
   private readonly deliveries = new Map<number, Delivery>();
@@ -184,17 +175,26 @@ export class Broker {
   /** Ready peers with a handler, per event, sorted; dropped whenever membership changes. */
   private readonly routes = new Map<string, number[]>();
 
+  /** Binds to `transport` at once: from then on it reports peers and frames to this router. */
   constructor(
     private readonly options: ResolvedBusOptions,
-    private readonly send: SendToPeer,
+    private readonly transport: RouterTransport,
     private readonly log: Logger = options.logger,
-    private readonly flow: FlowControl = alwaysWritable,
   ) {
     this.dedupe = new DedupeTable(options.dedupeTtlMs, options.maxDedupeKeys);
+    transport.bind({
+      onPeerStarting: (peer) => this.peerStarting(peer),
+      onMessage: (peer, message) => this.receive(peer, message),
+      onPeerGone: (peer, reason) => this.peerGone(peer, reason),
+    });
+  }
+
+  private send(peer: number, frame: DownFrame): void {
+    this.transport.send(peer, frame);
   }
 
   /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
-  peerStarting(id: number): void {
+  private peerStarting(id: number): void {
     if (this.peers.has(id) || this.departed.has(id)) return;
     const peer = this.addPeer(id, 'starting');
     peer.startTimer = setTimeout(() => {
@@ -205,23 +205,29 @@ export class Broker {
     peer.startTimer.unref();
   }
 
-  /** Stops routing new work to a peer; what it owes it may still answer. */
-  setDraining(id: number): void {
+  /**
+   * A peer said it drains (a `drain` frame): it gets no new work; once it owes no reply it
+   * is told so (`drained`), and may leave.
+   */
+  private drain(id: number): void {
     const peer = this.peers.get(id);
     if (!peer) return;
     peer.state = 'draining';
+    peer.drainAsked = true;
     peer.expectedSoon = false;
     this.routes.clear();
     this.clearStartTimer(peer);
+    this.tellIfDrained(peer);
   }
 
-  /** How many replies a peer still owes. */
-  owedBy(id: number): number {
-    return this.peers.get(id)?.owed.size ?? 0;
+  private tellIfDrained(peer: Peer): void {
+    if (!peer.drainAsked || peer.owed.size > 0) return;
+    peer.drainAsked = false;
+    this.send(peer.id, { cb: PROTOCOL_VERSION, t: 'drained' });
   }
 
-  /** A peer exited or lost its channel: everything it owed fails or is redelivered at once. */
-  peerGone(id: number, reason: string): void {
+  /** A peer exited, lost its link or said `bye`: everything it owed fails or is redelivered at once. */
+  private peerGone(id: number, reason: string): void {
     const peer = this.peers.get(id);
     this.departed.add(id);
     if (!peer) return;
@@ -263,7 +269,7 @@ export class Broker {
   }
 
   /** An envelope arrived from a peer. Never throws, whatever `message` is. */
-  receive(from: number, message: unknown): void {
+  private receive(from: number, message: unknown): void {
     if (this.closed || this.departed.has(from)) return;
     const frame = parseUpFrame(message);
     if (!frame) {
@@ -283,6 +289,12 @@ export class Broker {
           break;
         case 'res':
           this.reply(from, frame);
+          break;
+        case 'drain':
+          this.drain(from);
+          break;
+        case 'bye':
+          this.peerGone(from, 'left the bus');
           break;
       }
     } catch (err) {
@@ -310,7 +322,13 @@ export class Broker {
       redelivered: this.redelivered,
       peers: [...this.peers.values()]
         .sort((a, b) => a.id - b.id)
-        .map((p) => ({ id: p.id, state: p.state, handlers: [...p.handlers].sort(), owed: p.owed.size })),
+        .map((p) => ({
+          id: p.id,
+          host: localHost(),
+          state: p.state,
+          handlers: [...p.handlers].sort(),
+          owed: p.owed.size,
+        })),
     };
   }
 
@@ -349,6 +367,7 @@ export class Broker {
       state,
       handlers: new Set(),
       owed: new Set(),
+      drainAsked: false,
       expectedSoon: state === 'starting',
       startTimer: undefined,
       queued: [],
@@ -465,13 +484,13 @@ export class Broker {
     // Accepted once every channel it went to can take more: a sender outrunning a slow
     // worker waits here instead of the master buffering without bound.
     let blocked: number[] | undefined;
-    for (const id of targets) if (this.flow.congested(id)) (blocked ??= []).push(id);
+    for (const id of targets) if (this.transport.congested(id)) (blocked ??= []).push(id);
     if (!blocked) return this.sendDone(from, f.id);
     let waiting = blocked.length;
     const accepted = (): void => {
       if (--waiting === 0) this.sendDone(from, f.id);
     };
-    for (const id of blocked) this.flow.whenWritable(id, accepted);
+    for (const id of blocked) this.transport.whenWritable(id, accepted);
   }
 
   private consume(from: number, f: RequestFrame): void {
@@ -669,7 +688,10 @@ export class Broker {
 
   private undeliver(delivery: Delivery): void {
     this.deliveries.delete(delivery.id);
-    this.peers.get(delivery.peer)?.owed.delete(delivery);
+    const peer = this.peers.get(delivery.peer);
+    if (!peer) return;
+    peer.owed.delete(delivery);
+    this.tellIfDrained(peer);
   }
 
   // ---- settling -----------------------------------------------------------------------

@@ -6,8 +6,8 @@
  * the offending argument or property ("Type 'string' is not assignable to type
  * 'string[]'"), never with "No overload matches this call".
  */
-import type { AnyEvent, eventKind } from './contract.js';
-import type { BusError } from './errors.js';
+import type { AnyEvent, eventKind } from '../contract.js';
+import type { BusError } from '../errors.js';
 
 /**
  * The constraint every contract interface meets: each of its properties is a marker.
@@ -70,8 +70,12 @@ export interface HandlerContext<E extends string = string> {
   readonly op: 'broadcast' | 'consume' | 'map';
   /** Worker id of the sender (`0` is the master). */
   readonly from: number;
+  /** Host of the sender (see `PeerId`). */
+  readonly fromHost: string;
   /** Worker id of the process running this handler (`0` is the master). */
   readonly worker: number;
+  /** Host of the process running this handler. */
+  readonly host: string;
 }
 
 /** A handler of event `E`. */
@@ -98,10 +102,13 @@ export interface MapOptions {
   readonly timeoutMs?: number;
 }
 
-/** One worker's outcome in `mapSettled`. */
+/**
+ * One worker's outcome in `mapSettled`, named by its host and worker id. The outcomes come in
+ * (host, worker) order: by host name, then worker id (on one machine: worker-id order).
+ */
 export type Settled<R> =
-  | { readonly worker: number; readonly ok: true; readonly value: R }
-  | { readonly worker: number; readonly ok: false; readonly error: BusError };
+  | { readonly worker: number; readonly host: string; readonly ok: true; readonly value: R }
+  | { readonly worker: number; readonly host: string; readonly ok: false; readonly error: BusError };
 
 /**
  * The typed messenger generated for a contract. The same object works in the master and

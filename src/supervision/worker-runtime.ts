@@ -5,9 +5,10 @@
 import cluster from 'node:cluster';
 import type { ClusterStatus, WorkerContext } from './cluster-options.js';
 import { CONTROL_VERSION, parseMasterControl, type WorkerControl } from './control.js';
-import { NotConnectedError, ReloadFailedError, StartFailedError } from './errors.js';
+import { NotConnectedError, ReloadFailedError, StartFailedError } from '../errors.js';
+import { getBus } from '../bus.js';
 import { HttpDrainer } from './http-drain.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import { WORKER_INDEX_ENV } from './supervisor.js';
 
 interface Waiting {
@@ -144,18 +145,30 @@ export class WorkerRuntime implements WorkerContext {
    * Runs the drain hooks, then drains this worker's servers (`http-drain.ts`: no new
    * connection, every request that reached it answered), then closes its channel and exits.
    */
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    this.logger.info('worker draining', { worker: this.id });
+  /** Runs the drain hooks (each bounded by the kill timeout), then drains the servers. */
+  private async drainServers(): Promise<void> {
     for (const hook of this.drainHooks) {
       try {
         await Promise.race([hook(), new Promise((r) => setTimeout(r, this.drainHookTimeoutMs).unref())]);
       } catch (err) {
-        this.logger.error('drain hook failed', { worker: this.id, error: String(err) });
+        const fields: Record<string, unknown> = { worker: this.id, error: describeError(err) };
+        if (err instanceof Error && typeof err.stack === 'string') fields.stack = err.stack;
+        this.logger.error('drain hook failed', fields);
       }
     }
     await this.http.drain(this.drainIdleMs);
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.logger.info('worker draining', { worker: this.id });
+    const bus = getBus();
+    // The router stops routing work here at once; the hooks run and the servers drain once
+    // this worker owes the bus nothing (its HTTP requests meanwhile are served as usual).
+    await bus.endpoint.drain();
+    await this.drainServers();
+    bus.endpoint.leave();
     // cluster's disconnect closes the servers that never had a connection, then the IPC
     // channel; after that, nothing is left to do.
     process.once('disconnect', () => setImmediate(() => process.exit(0)));

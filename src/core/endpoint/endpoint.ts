@@ -3,11 +3,12 @@
  * that tells the broker which events it handles. Every process has one: each worker (over
  * a transport to the master) and the master itself (peer 0, linked to the broker in-process).
  */
-import { decode, encode, exceeds } from './codec.js';
-import { NO_COPY, copyPlain, plainText } from './plain-json.js';
-import { Deadlines } from './deadlines.js';
-import { MAX_BATCH_CHARS } from './outbox.js';
-import type { BusError } from './errors.js';
+import { decode, encode, exceeds } from '../../codec/codec.js';
+import { NO_COPY, copyPlain, plainText } from '../../codec/plain-json.js';
+import { Deadlines } from '../deadlines.js';
+import { localHost } from '../peer-id.js';
+import type { EndpointTransport } from '../transport.js';
+import type { BusError } from '../../errors.js';
 import {
   BadPayloadError,
   ClosedError,
@@ -17,9 +18,9 @@ import {
   PayloadTooLargeError,
   TimeoutError,
   type MapFailure,
-} from './errors.js';
-import type { Logger } from './logger.js';
-import type { ResolvedBusOptions } from './options.js';
+} from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { ResolvedBusOptions } from '../options.js';
 import {
   PROTOCOL_VERSION,
   errorFromWire,
@@ -31,8 +32,9 @@ import {
   type RequestFrame,
   type UpFrame,
   type WireOp,
-} from './protocol.js';
-import type { HandlerContext, Settled } from './types.js';
+  MAX_RUN_CHARS,
+} from '../protocol/frames.js';
+import type { HandlerContext, Settled } from '../../messenger/types.js';
 
 /** A handler as the run time stores it. */
 export type AnyHandler = (payload: unknown, ctx: HandlerContext) => unknown;
@@ -149,7 +151,7 @@ export const OWN_CALL_MIN_CHARS = 1024;
 /** A broadcast run leaves once it holds this many payloads ... */
 export const RUN_PAYLOADS = 512;
 /** ... or this many characters of them (the size of a batch). */
-export const RUN_CHARS = MAX_BATCH_CHARS;
+export const RUN_CHARS = MAX_RUN_CHARS;
 
 const wireOps: Record<RequestSpec['op'], WireOp> = { broadcast: 'b', consume: 'c', map: 'm', mapSettled: 'm' };
 const opNames: Record<WireOp, HandlerContext['op']> = { b: 'broadcast', c: 'consume', m: 'map' };
@@ -189,14 +191,47 @@ export class Endpoint {
     if (!this.pending.has(frame.id)) return;
     if (!this.sendUp(frame)) this.settle(frame.id)?.reject(new NotConnectedError(frame.ev));
   };
+  /** Settles `drain()` once the router said this endpoint owes nothing. */
+  private drained: (() => void) | undefined;
+  private drainPromise: Promise<void> | undefined;
 
+  /** Binds to `transport` at once: from then on frames from the router reach this endpoint. */
   constructor(
     /** Worker id of this process (`0` for the master). */
     readonly worker: number,
     private readonly options: ResolvedBusOptions,
-    private readonly sendUp: (frame: UpFrame) => boolean,
+    private readonly transport: EndpointTransport,
     private readonly log: Logger = options.logger,
-  ) {}
+  ) {
+    transport.bind({ onMessage: (message) => this.receive(message), onDisconnect: () => this.disconnected() });
+  }
+
+  private sendUp(frame: UpFrame): boolean {
+    return this.transport.send(frame);
+  }
+
+  /**
+   * Tells the router this process drains: it is routed no new work, and the promise settles
+   * once it owes no reply (or its link is gone). Its own requests still work meanwhile.
+   */
+  drain(): Promise<void> {
+    this.drainPromise ??= new Promise<void>((resolve) => {
+      this.drained = resolve;
+      if (!this.send({ cb: PROTOCOL_VERSION, t: 'drain' })) this.settleDrain();
+    });
+    return this.drainPromise;
+  }
+
+  /** Tells the router this process leaves the bus now (after `drain`, nothing is lost). */
+  leave(): void {
+    this.send({ cb: PROTOCOL_VERSION, t: 'bye' });
+  }
+
+  private settleDrain(): void {
+    const drained = this.drained;
+    this.drained = undefined;
+    drained?.();
+  }
 
   /**
    * Schedules the handshake for the next turn of the event loop, so that the handlers a
@@ -402,8 +437,8 @@ export class Endpoint {
     return this.sendUp(frame);
   }
 
-  /** An envelope from the broker. Never throws. */
-  receive(message: unknown): void {
+  /** An envelope from the router. Never throws. */
+  private receive(message: unknown): void {
     const frame = parseDownFrame(message);
     if (!frame) {
       this.ignored++;
@@ -422,12 +457,16 @@ export class Endpoint {
       case 'oks':
         for (const id of frame.ids) this.settle(id)?.resolve(undefined);
         break;
+      case 'drained':
+        this.settleDrain();
+        break;
     }
   }
 
-  /** The link to the broker is gone: every pending call fails now rather than at its deadline. */
-  disconnected(): void {
+  /** The link to the router is gone: every pending call fails now rather than at its deadline. */
+  private disconnected(): void {
     this.openRun = undefined;
+    this.settleDrain();
     for (const [id, p] of this.pending) {
       this.settle(id);
       p.reject(new NotConnectedError(p.ev));
@@ -478,7 +517,15 @@ export class Endpoint {
   private run(call: CallFrame): void {
     const list = this.handlers.get(call.ev);
     if (call.op === 'b' && !list) return;
-    const ctx: HandlerContext = { event: call.ev, op: opNames[call.op], from: call.from, worker: this.worker };
+    const host = localHost();
+    const ctx: HandlerContext = {
+      event: call.ev,
+      op: opNames[call.op],
+      from: call.from,
+      fromHost: host,
+      worker: this.worker,
+      host,
+    };
     if (call.op === 'b' && list) {
       if (call.own !== undefined) return this.runOwn(call.own, call.ev, ctx);
       if (call.ps === undefined) return this.runBroadcast(call.ev, call.p, ctx);
@@ -637,16 +684,18 @@ export class Endpoint {
     const p = this.settle(frame.id);
     if (!p) return;
     const settled: Settled<unknown>[] = [];
+    const host = localHost();
     for (const outcome of frame.r) {
       const worker = outcome[0];
       if (outcome[1]) {
         try {
-          settled.push({ worker, ok: true, value: decode(outcome[2], p.ev, worker) });
+          settled.push({ worker, host, ok: true, value: decode(outcome[2], p.ev, worker) });
         } catch (err) {
-          settled.push({ worker, ok: false, error: err as BusError });
+          settled.push({ worker, host, ok: false, error: err as BusError });
         }
       } else {
-        settled.push({ worker, ok: false, error: errorFromWire(outcome[2], p.ev) });
+        const error = errorFromWire(outcome[2], p.ev);
+        settled.push({ worker, host: error.host ?? host, ok: false, error });
       }
     }
     if (p.op === 'mapSettled') return p.resolve(settled);

@@ -4,11 +4,11 @@
  * storm, rolls reloads one worker at a time, and shuts down gracefully.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { Broker } from './broker.js';
-import { busPipeSettings, pipeConfigured } from './bus-pipe.js';
+import type { Router } from '../core/router/router.js';
+import { busPipeSettings, pipeConfigured } from '../transports/cluster/bus-pipe.js';
 import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus } from './cluster-options.js';
 import { CONTROL_VERSION, parseWorkerControl, type MasterControl, type WorkerStatus } from './control.js';
-import { ReloadFailedError } from './errors.js';
+import { ReloadFailedError } from '../errors.js';
 
 /** How long a worker that reported a crash before it was ready has to exit by itself. */
 const CRASHED_EXIT_MS = 2_000;
@@ -96,7 +96,7 @@ export class Supervisor implements ClusterControl {
    */
   constructor(
     private readonly options: ResolvedClusterOptions,
-    private readonly broker: Broker,
+    private readonly router: Router,
     private readonly exit: (code: number) => void = (code) => process.exit(code),
   ) {
     this.slots = Array.from({ length: options.workers }, (_, i) => ({
@@ -174,7 +174,7 @@ export class Supervisor implements ClusterControl {
     if (!this.shuttingDown) {
       // Requests from now on fail with a ClosedError that says why, not with NoHandlerError
       // once the last worker stopped taking work.
-      this.broker.refuseRequests('the cluster is shutting down');
+      this.router.refuseRequests('the cluster is shutting down');
       this.shuttingDown = this.drainAll();
     }
     return this.shuttingDown;
@@ -432,13 +432,13 @@ export class Supervisor implements ClusterControl {
   // ---- draining -----------------------------------------------------------------------
 
   /**
-   * Stops routing to `m`, lets it answer what it owes on the bus, then asks it to close its
-   * servers (in-flight requests finish) and exit. Killed after `killTimeoutMs` regardless.
+   * Tells `m` to drain. The worker tells the router itself (a `drain` frame: no new work,
+   * `drained` once it owes nothing), runs its drain hooks, closes its servers without failing
+   * a request (`http-drain.ts`), and exits. Killed after `killTimeoutMs` regardless.
    */
   private drain(m: Managed): void {
     if (m.state === 'draining') return;
     m.state = 'draining';
-    this.broker.setDraining(m.worker.id);
     this.options.logger.info('draining worker', { worker: m.worker.id, slot: m.slot.index });
     m.killTimer = setTimeout(() => {
       this.options.logger.warn('draining worker did not exit in time; killing it', {
@@ -447,15 +447,7 @@ export class Supervisor implements ClusterControl {
       });
       m.worker.process.kill('SIGKILL');
     }, this.options.killTimeoutMs);
-    const tellWhenIdle = (): void => {
-      if (m.exited.done) return;
-      if (this.broker.owedBy(m.worker.id) > 0) {
-        setTimeout(tellWhenIdle, 20);
-        return;
-      }
-      this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'drain' });
-    };
-    tellWhenIdle();
+    this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'drain' });
   }
 
   // ---- reload -------------------------------------------------------------------------
