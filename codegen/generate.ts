@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Code, diagnostic, displayPath, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { CONTRACT_SUFFIX, emitContract, outputPathFor } from './emit.js';
 import { expandGlobs } from './glob.js';
-import { readContracts } from './read.js';
+import { readContracts } from './read/index.js';
 import { applyWrites, planWrites, type Output, type PlannedWrite } from './write.js';
 
 /** The contracts `gen` reads when neither the command line nor package.json name any. */

@@ -76,6 +76,11 @@ export interface EndpointTransport {
   readonly connected: boolean;
   /** Stops listening and flushes what is queued. */
   close(): void;
+  /**
+   * false: this link cannot return a request's own delivery without its payload; the endpoint
+   * keeps no copies. Default: true.
+   */
+  readonly ownCopies?: boolean;
 }
 
 /** What an endpoint transport reports. */

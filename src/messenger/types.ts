@@ -6,8 +6,8 @@
  * the offending argument or property ("Type 'string' is not assignable to type
  * 'string[]'"), never with "No overload matches this call".
  */
+import type { HandlerContext, Settled } from '../core/endpoint/handler-types.js';
 import type { AnyEvent, eventKind } from '../contract.js';
-import type { BusError } from '../errors.js';
 
 /**
  * The constraint every contract interface meets: each of its properties is a marker.
@@ -62,22 +62,6 @@ export type HandlerReturn<Events, E extends keyof Events> = Events[E] extends { 
   ? Awaitable<ResultOf<Events, E>>
   : unknown;
 
-/** What a handler learns about the message besides its payload. */
-export interface HandlerContext<E extends string = string> {
-  /** The event name. */
-  readonly event: E;
-  /** The kind of operation that delivered the message. */
-  readonly op: 'broadcast' | 'consume' | 'map';
-  /** Worker id of the sender (`0` is the master). */
-  readonly from: number;
-  /** Host of the sender (see `PeerId`). */
-  readonly fromHost: string;
-  /** Worker id of the process running this handler (`0` is the master). */
-  readonly worker: number;
-  /** Host of the process running this handler. */
-  readonly host: string;
-}
-
 /** A handler of event `E`. */
 export type Handler<Events, E extends keyof Events & string> = (
   payload: PayloadOf<Events, E>,
@@ -101,14 +85,6 @@ export interface MapOptions {
   /** Deadline of this call in ms. Default: the contract's `timeoutMs`, else the bus's (10 000). */
   readonly timeoutMs?: number;
 }
-
-/**
- * One worker's outcome in `mapSettled`, named by its host and worker id. The outcomes come in
- * (host, worker) order: by host name, then worker id (on one machine: worker-id order).
- */
-export type Settled<R> =
-  | { readonly worker: number; readonly host: string; readonly ok: true; readonly value: R }
-  | { readonly worker: number; readonly host: string; readonly ok: false; readonly error: BusError };
 
 /**
  * The typed messenger generated for a contract. The same object works in the master and
@@ -214,3 +190,5 @@ export type EventTable<Events> = { readonly [K in keyof Events]: EventSpecOf<Eve
 
 /** Any event spec, as the run time sees it. */
 export type EventSpec = EventSpecOf<AnyEvent>;
+
+export type { HandlerContext, Settled } from '../core/endpoint/handler-types.js';

@@ -12,6 +12,8 @@ export const CONTROL_VERSION = 1;
 export interface WorkerStatus {
   /** Cluster worker id (unique for the life of the master). */
   readonly id: number;
+  /** The host it runs on (see `PeerId`). */
+  readonly host: string;
   /** Stable slot index 1..N, reused by replacements (`CLUSTERBUS_WORKER_INDEX`). */
   readonly index: number;
   readonly pid: number | undefined;

@@ -30,6 +30,9 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   if (started) throw new StartFailedError('startCluster() was already called in this process');
   started = true;
   const resolved = resolveClusterOptions(options);
+  if (resolved.bus?.transport !== undefined) {
+    throw new BadOptionsError('startCluster runs the bus on the cluster: bus.transport is for buses without it');
+  }
   if (resolved.bus) configureBus({ ...resolved.bus, logger: resolved.bus.logger ?? resolved.logger });
   else configureBus({ logger: resolved.logger });
 

@@ -8,6 +8,7 @@ import type { Router } from '../core/router/router.js';
 import { busPipeSettings, pipeConfigured } from '../transports/cluster/bus-pipe.js';
 import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus } from './cluster-options.js';
 import { CONTROL_VERSION, parseWorkerControl, type MasterControl, type WorkerStatus } from './control.js';
+import { localHost } from '../core/peer-id.js';
 import { ReloadFailedError } from '../errors.js';
 
 /** How long a worker that reported a crash before it was ready has to exit by itself. */
@@ -128,6 +129,7 @@ export class Supervisor implements ClusterControl {
       .sort((a, b) => a.worker.id - b.worker.id)
       .map((m) => ({
         id: m.worker.id,
+        host: localHost(),
         index: m.slot.index,
         pid: m.worker.process.pid,
         state: m.state,

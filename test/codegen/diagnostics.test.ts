@@ -8,7 +8,7 @@ import path from 'node:path';
 import test from 'ava';
 import { Code, formatDiagnostic, type Diagnostic } from '../../codegen/diagnostics.js';
 import { buildOutputs } from '../../codegen/generate.js';
-import { readContracts } from '../../codegen/read.js';
+import { readContracts } from '../../codegen/read/index.js';
 import { brokenDir, removeTempDirs, repoRoot, tempDir, writeFiles } from './_helpers.js';
 
 test.after.always(removeTempDirs);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import test from 'ava';
 import { buildOutputs } from '../../codegen/generate.js';
 import type { Plainness } from '../../codegen/model.js';
-import { readContracts } from '../../codegen/read.js';
+import { readContracts } from '../../codegen/read/index.js';
 import { encodePlain } from '../../src/codec/plain-json.js';
 import { contractSource, fixturesDir, removeTempDirs, tempDir, writeFiles } from './_helpers.js';
 

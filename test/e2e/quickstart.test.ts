@@ -163,7 +163,7 @@ function list(ds: readonly Diagnostic[]): string {
 test('quickstart - the README has a contract, a gen command, a worker and a mistake block', (t) => {
   t.deepEqual(
     blocks.map((b) => b.target),
-    ['contracts/app.contract.ts', 'gen', 'src/worker.ts', 'src/mistake.ts'],
+    ['contracts/app.contract.ts', 'gen', 'src/worker.ts', 'src/mistake.ts', 'test/stats.test.ts'],
   );
 });
 
@@ -171,7 +171,7 @@ test('quickstart - the gen command writes contracts/app.bus.ts', (t) => {
   t.true(existsSync(path.join(dir ?? '', 'contracts', 'app.bus.ts')), genOutput && describe('gen', genOutput));
 });
 
-test('quickstart - the contract, the generated messenger and src/worker.ts compile with no error', (t) => {
+test('quickstart - the contract, the generated messenger, src/worker.ts and the memory-transport test compile with no error', (t) => {
   const mistake = path.join(dir ?? '', 'src', 'mistake.ts');
   const others = diagnostics.filter((d) => d.file !== mistake);
   t.deepEqual(

@@ -18,6 +18,10 @@ import {
   ErrorCodes,
 } from '../../errors.js';
 import { Deadlines, timerDelay } from '../deadlines.js';
+import { Acks } from './acks.js';
+import { Membership, type Peer as MemberPeer, type PeerState } from './membership.js';
+
+export type { PeerState } from './membership.js';
 import { localHost } from '../peer-id.js';
 import type { RouterTransport } from '../transport.js';
 import type { Logger } from '../../logger.js';
@@ -34,25 +38,7 @@ import {
   type WireOutcome,
 } from '../protocol/frames.js';
 
-/** Where a peer stands. Only `ready` peers get new work. */
-export type PeerState = 'starting' | 'ready' | 'draining';
-
-interface Peer {
-  readonly id: number;
-  state: PeerState;
-  handlers: Set<string>;
-  /** Deliveries this peer owes a reply for. */
-  readonly owed: Set<Delivery>;
-  /** It asked to drain and was not told `drained` yet. */
-  drainAsked: boolean;
-  /** Still counted as "about to join" by requests that found no handler. */
-  expectedSoon: boolean;
-  startTimer: NodeJS.Timeout | undefined;
-  /** Broadcasts sent while it was starting, delivered when it joins. */
-  queued: CallFrame[];
-  /** Broadcasts in `queued` (a run counts each of its payloads). */
-  queuedCount: number;
-}
+type Peer = MemberPeer<Delivery>;
 
 interface Delivery {
   readonly id: number;
@@ -140,12 +126,10 @@ export interface BrokerStats {
   peers: { id: number; host: string; state: PeerState; handlers: string[]; owed: number }[];
 }
 
-/** Most broadcasts held for one starting worker; older ones are dropped (and logged). */
-const MAX_QUEUED_PER_PEER = 10_000;
-
 /** The router of one bus (in the master). It holds every routing rule; its transport moves frames. */
 export class Router {
-  private readonly peers = new Map<number, Peer>();
+  private readonly members: Membership<Delivery>;
+  private readonly acks: Acks;
   private readonly requests = new Map<number, Request>();
   private readonly deliveries = new Map<number, Delivery>();
   private readonly dedupe: DedupeTable<DedupeEntry, DedupeOutcome>;
@@ -160,8 +144,6 @@ export class Router {
   /** Why new requests are refused (the cluster is shutting down), if they are. */
   private refusing: string | undefined;
 
-  /** Peers that left: a late envelope from one must not bring it back. */
-  private readonly departed = new Set<number>();
   private readonly deadlines = new Deadlines<number>((key) => {
     const req = this.requests.get(key);
     if (!req) return;
@@ -169,11 +151,6 @@ export class Router {
     if (req.op === 'm') this.timeoutMap(req);
     else this.failConsume(req, new TimeoutError(req.ev, req.ms, req.delivery?.peer));
   });
-  /** Successful settlements not yet sent, per peer: they leave together as one 'oks' envelope. */
-  private readonly oks = new Map<number, number[]>();
-  private oksScheduled = false;
-  /** Ready peers with a handler, per event, sorted; dropped whenever membership changes. */
-  private readonly routes = new Map<string, number[]>();
 
   /** Binds to `transport` at once: from then on it reports peers and frames to this router. */
   constructor(
@@ -182,6 +159,8 @@ export class Router {
     private readonly log: Logger = options.logger,
   ) {
     this.dedupe = new DedupeTable(options.dedupeTtlMs, options.maxDedupeKeys);
+    this.members = new Membership(log);
+    this.acks = new Acks((peer, frame) => transport.send(peer, frame));
     transport.bind({
       onPeerStarting: (peer) => this.peerStarting(peer),
       onMessage: (peer, message) => this.receive(peer, message),
@@ -195,14 +174,7 @@ export class Router {
 
   /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
   private peerStarting(id: number): void {
-    if (this.peers.has(id) || this.departed.has(id)) return;
-    const peer = this.addPeer(id, 'starting');
-    peer.startTimer = setTimeout(() => {
-      peer.expectedSoon = false;
-      peer.startTimer = undefined;
-      this.retryParked();
-    }, timerDelay(this.options.startWaitMs));
-    peer.startTimer.unref();
+    this.members.starting(id, this.options.startWaitMs, () => this.retryParked());
   }
 
   /**
@@ -210,14 +182,8 @@ export class Router {
    * is told so (`drained`), and may leave.
    */
   private drain(id: number): void {
-    const peer = this.peers.get(id);
-    if (!peer) return;
-    peer.state = 'draining';
-    peer.drainAsked = true;
-    peer.expectedSoon = false;
-    this.routes.clear();
-    this.clearStartTimer(peer);
-    this.tellIfDrained(peer);
+    const peer = this.members.drain(id);
+    if (peer) this.tellIfDrained(peer);
   }
 
   private tellIfDrained(peer: Peer): void {
@@ -228,12 +194,8 @@ export class Router {
 
   /** A peer exited, lost its link or said `bye`: everything it owed fails or is redelivered at once. */
   private peerGone(id: number, reason: string): void {
-    const peer = this.peers.get(id);
-    this.departed.add(id);
+    const peer = this.members.leave(id);
     if (!peer) return;
-    this.peers.delete(id);
-    this.routes.clear();
-    this.clearStartTimer(peer);
     for (const delivery of [...peer.owed]) {
       this.deliveries.delete(delivery.id);
       const req = delivery.request;
@@ -270,7 +232,7 @@ export class Router {
 
   /** An envelope arrived from a peer. Never throws, whatever `message` is. */
   private receive(from: number, message: unknown): void {
-    if (this.closed || this.departed.has(from)) return;
+    if (this.closed || this.members.hasLeft(from)) return;
     const frame = parseUpFrame(message);
     if (!frame) {
       this.malformed++;
@@ -320,15 +282,13 @@ export class Router {
       malformed: this.malformed,
       staleReplies: this.staleReplies,
       redelivered: this.redelivered,
-      peers: [...this.peers.values()]
-        .sort((a, b) => a.id - b.id)
-        .map((p) => ({
-          id: p.id,
-          host: localHost(),
-          state: p.state,
-          handlers: [...p.handlers].sort(),
-          owed: p.owed.size,
-        })),
+      peers: this.members.list().map((p) => ({
+        id: p.id,
+        host: localHost(),
+        state: p.state,
+        handlers: [...p.handlers].sort(),
+        owed: p.owed.size,
+      })),
     };
   }
 
@@ -354,71 +314,21 @@ export class Router {
         this.sendDone(req.caller, req.callerId, errorToWire(new ClosedError(req.ev), req.ev, 0));
       this.abandon(req);
     }
-    for (const peer of this.peers.values()) this.clearStartTimer(peer);
+    this.members.close();
     for (const entry of this.dedupe.jobs()) for (const w of entry.waiters) clearTimeout(w.timer);
     this.dedupe.clear();
   }
 
   // ---- membership -------------------------------------------------------------------
 
-  private addPeer(id: number, state: PeerState): Peer {
-    const peer: Peer = {
-      id,
-      state,
-      handlers: new Set(),
-      owed: new Set(),
-      drainAsked: false,
-      expectedSoon: state === 'starting',
-      startTimer: undefined,
-      queued: [],
-      queuedCount: 0,
-    };
-    this.peers.set(id, peer);
-    this.routes.clear();
-    return peer;
-  }
-
   private join(id: number, events: string[]): void {
-    const peer = this.peers.get(id) ?? this.addPeer(id, 'starting');
-    peer.handlers = new Set(events);
-    if (peer.state === 'starting') peer.state = 'ready';
-    this.routes.clear();
-    peer.expectedSoon = false;
-    this.clearStartTimer(peer);
-    const queued = peer.queued;
-    peer.queued = [];
-    peer.queuedCount = 0;
-    for (const call of queued) if (peer.handlers.has(call.ev)) this.send(id, call);
+    for (const call of this.members.join(id, events)) this.send(id, call);
     this.retryParked();
   }
 
   private updateHandlers(id: number, events: string[]): void {
-    const peer = this.peers.get(id);
-    if (!peer) return this.join(id, events);
-    peer.handlers = new Set(events);
-    this.routes.clear();
+    if (!this.members.setHandlers(id, events)) return this.join(id, events);
     this.retryParked();
-  }
-
-  private clearStartTimer(peer: Peer): void {
-    if (peer.startTimer) clearTimeout(peer.startTimer);
-    peer.startTimer = undefined;
-  }
-
-  private routable(ev: string, exclude?: Set<number>): number[] {
-    let ids = this.routes.get(ev);
-    if (!ids) {
-      ids = [];
-      for (const p of this.peers.values()) if (p.state === 'ready' && p.handlers.has(ev)) ids.push(p.id);
-      ids.sort((a, b) => a - b);
-      this.routes.set(ev, ids);
-    }
-    return exclude && exclude.size > 0 ? ids.filter((id) => !exclude.has(id)) : ids;
-  }
-
-  private someoneStarting(): boolean {
-    for (const p of this.peers.values()) if (p.state === 'starting' && p.expectedSoon) return true;
-    return false;
   }
 
   // ---- requests -----------------------------------------------------------------------
@@ -427,7 +337,7 @@ export class Router {
     if (this.refusing !== undefined) {
       return this.sendDone(from, f.id, errorToWire(new ClosedError(f.ev, this.refusing), f.ev, 0));
     }
-    if (!this.peers.has(from)) this.peerStarting(from);
+    if (!this.members.has(from)) this.peerStarting(from);
     const limit = Math.min(f.mp ?? this.options.maxPayloadBytes, this.options.maxPayloadBytes);
     // A run with one payload over the limit is refused as a whole: the sender checked every
     // payload against the same limit, so only a sender that skipped the check gets here.
@@ -450,7 +360,7 @@ export class Router {
     const call: CallFrame = { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: f.p, from };
     if (f.ps !== undefined) call.ps = f.ps;
     const count = f.ps?.length ?? 1;
-    const targets = this.routable(f.ev);
+    const targets = this.members.routable(f.ev);
     for (const id of targets) {
       // A sender that kept its own copies gets its delivery without the payloads, at the
       // same place in its stream, so it still runs them in the order the master routed.
@@ -458,28 +368,7 @@ export class Router {
         this.send(id, { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: '', from, own: f.id });
       else this.send(id, call);
     }
-    let reached = targets.length;
-    for (const peer of this.peers.values()) {
-      if (peer.state === 'starting' && peer.expectedSoon) {
-        peer.queued.push(call);
-        peer.queuedCount += count;
-        while (peer.queuedCount > MAX_QUEUED_PER_PEER) {
-          const dropped = peer.queued.shift() as CallFrame;
-          const n = dropped.ps?.length ?? 1;
-          peer.queuedCount -= n;
-          this.log.warn(
-            n === 1
-              ? 'dropped a broadcast queued for a starting worker'
-              : `dropped ${n} broadcasts queued for a starting worker`,
-            {
-              event: dropped.ev,
-              worker: peer.id,
-            },
-          );
-        }
-        reached++;
-      }
-    }
+    const reached = targets.length + this.members.holdForStarting(call, count);
     if (reached === 0) this.unhandledBroadcasts += count;
     // Accepted once every channel it went to can take more: a sender outrunning a slow
     // worker waits here instead of the master buffering without bound.
@@ -555,9 +444,9 @@ export class Router {
   }
 
   private routeConsume(req: ConsumeRequest): void {
-    const candidates = this.routable(req.ev, req.tried);
+    const candidates = this.members.routable(req.ev, req.tried);
     if (candidates.length === 0) {
-      if (this.refusing === undefined && this.someoneStarting()) {
+      if (this.refusing === undefined && this.members.someoneStarting()) {
         req.parked = true;
         return;
       }
@@ -595,9 +484,9 @@ export class Router {
   }
 
   private routeMap(req: MapRequest): void {
-    const targets = this.routable(req.ev);
+    const targets = this.members.routable(req.ev);
     if (targets.length === 0) {
-      if (this.refusing === undefined && this.someoneStarting()) {
+      if (this.refusing === undefined && this.members.someoneStarting()) {
         req.parked = true;
         return;
       }
@@ -624,7 +513,7 @@ export class Router {
   private deliver(req: Request, peer: number, slot = 0): Delivery {
     const delivery: Delivery = { id: this.nextDelivery++, peer, request: req, slot };
     this.deliveries.set(delivery.id, delivery);
-    this.peers.get(peer)?.owed.add(delivery);
+    this.members.get(peer)?.owed.add(delivery);
     const call: CallFrame = {
       cb: PROTOCOL_VERSION,
       t: 'call',
@@ -688,7 +577,7 @@ export class Router {
 
   private undeliver(delivery: Delivery): void {
     this.deliveries.delete(delivery.id);
-    const peer = this.peers.get(delivery.peer);
+    const peer = this.members.get(delivery.peer);
     if (!peer) return;
     peer.owed.delete(delivery);
     this.tellIfDrained(peer);
@@ -779,23 +668,7 @@ export class Router {
   }
 
   private sendDone(peer: number, id: number, e?: WireError): void {
-    if (e !== undefined) {
-      this.send(peer, { cb: PROTOCOL_VERSION, t: 'done', id, ok: false, e });
-      return;
-    }
-    const list = this.oks.get(peer);
-    if (list) list.push(id);
-    else this.oks.set(peer, [id]);
-    if (!this.oksScheduled) {
-      this.oksScheduled = true;
-      queueMicrotask(() => this.flushOks());
-    }
-  }
-
-  private flushOks(): void {
-    this.oksScheduled = false;
-    for (const [peer, ids] of this.oks) this.send(peer, { cb: PROTOCOL_VERSION, t: 'oks', ids });
-    this.oks.clear();
+    this.acks.done(peer, id, e);
   }
 }
 

@@ -10,6 +10,7 @@
  * configureBus({ transport: memory });          // this process routes, and is peer 0
  * const worker = memory.addWorker();            // a simulated worker, peer 1
  * bindMessenger(messenger, worker).on('stats.memory', () => ({ pid: 1, rss: 2 }));
+ * await worker.joined;
  * await messenger.map('stats.memory', { detailed: false }); // [{ pid: 1, rss: 2 }]
  * worker.fail('killed by SIGKILL');             // what it owed fails with WorkerExitedError
  * ```
@@ -55,12 +56,20 @@ export class MemoryLink implements EndpointTransport {
   /** Frames from the router, in order. */
   readonly down: Queue<DownFrame>;
 
+  /** Settles once this peer's handshake reached the router: from then on it is routed work. */
+  readonly joined: Promise<void>;
+  private markJoined!: () => void;
+
   constructor(
     /** This peer's key on the router. */
     readonly peer: PeerKey,
     private readonly owner: MemoryTransport,
   ) {
-    this.up = new Queue((frame) => owner.fromPeer(this, frame));
+    this.joined = new Promise((resolve) => (this.markJoined = resolve));
+    this.up = new Queue((frame) => {
+      owner.fromPeer(this, frame);
+      if (frame?.t === 'hello') this.markJoined();
+    });
     this.down = new Queue((frame) => this.events?.onMessage(frame));
   }
 
@@ -103,6 +112,11 @@ export interface MemoryWorker {
   readonly link: MemoryLink;
   /** Its end of the bus (handlers, calls): use it through `bindMessenger(messenger, worker)`. */
   readonly endpoint: Endpoint;
+  /**
+   * Settles once it joined the bus (its handshake, sent on the turn after `addWorker`, reached
+   * the router): register its handlers first, then await this before calling it.
+   */
+  readonly joined: Promise<void>;
   /** It dies: what it owed fails (or, for a consume, is redelivered) at once. */
   fail(reason?: string): void;
   /** It drains, as a worker being replaced does: no new work; settles once it owes nothing. */
@@ -144,6 +158,7 @@ export class MemoryTransport implements RouterTransport {
       id: link.peer,
       link,
       endpoint,
+      joined: link.joined,
       fail: (reason?: string) => link.fail(reason),
       drain: () => endpoint.drain(),
     };

@@ -2,23 +2,204 @@
  * Batches: how envelopes travel in bulk. All envelopes one side sends in one turn of the
  * event loop go out as a single string, so the channel pays one write (and one
  * serialisation) per turn instead of one per envelope, and payload bytes are copied as they
- * are instead of being escaped inside a JSON envelope.
- *
- * A batch is `BATCH_TAG` followed by records. A record is
- *   `<header length>:<header JSON><payload count>:` then, per payload, `<length>:<payload>`
- * where the header is the envelope without its payload strings (`p`, the `p` of each
- * successful map outcome, or a broadcast run's `ps`, which the header replaces by their
- * number), and lengths count UTF-16 code units. A run record stands for several envelopes
- * that differ only in id and payloads: its header has `run` (their ids) instead of `id`, and
- * for calls back to their own callers `own` (the requests they name, one per id). The reader
- * only parses headers; payloads come out as slices of the batch, never decoded.
+ * are instead of being escaped inside a JSON envelope. Which fields are payloads, ids, per
+ * envelope or shared in a run, and which frames may run at all, comes from the frame
+ * declarations (`FRAMES`, and the roles in `src/core/protocol/fields.ts`): a new field needs
+ * nothing here.
  */
-import type { CallFrame, DownFrame, MappedFrame, UpFrame, WireOutcome } from '../../core/protocol/frames.js';
+import { Env, generate, literal, read, type FrameSpec } from '../../core/protocol/compile.js';
+import type { Role } from '../../core/protocol/fields.js';
+import { FRAMES, type DownFrame, type UpFrame, type WireOutcome } from '../../core/protocol/frames.js';
+
+// A batch is `BATCH_TAG` followed by records. A record is
+//   `<header length>:<header JSON><payload count>:` then, per payload, `<length>:<payload>`
+// where the header is the envelope without its payload strings (`p`, the `p` of each
+// successful map outcome, or a broadcast run's `ps`, which the header replaces by their
+// number), and lengths count UTF-16 code units. A run record stands for several envelopes
+// that differ only in id and payloads: its header has `run` (their ids) instead of `id`, and
+// for calls back to their own callers `own` (the requests they name, one per id). The reader
+// only parses headers; payloads come out as slices of the batch, never decoded.
 
 /** First characters of every batch; anything else on the channel is not a batch. */
 export const BATCH_TAG = '\u0001cb1\u0001';
 
 type AnyFrame = UpFrame | DownFrame;
+/** An envelope read field by field, by the names the declarations give. */
+type Loose = Record<string, unknown>;
+
+/** How the records of one frame type are laid out. */
+interface Layout {
+  /** The field whose string travels as the record's one payload. */
+  readonly payload: string;
+  /** The field whose list of strings travels as the payloads; the header holds their number. */
+  readonly list: string;
+  /** The field of map outcomes whose successful results travel as the payloads. */
+  readonly outcomes: string | undefined;
+  /** Whether neighbours may share a run record. */
+  readonly runs: boolean;
+  /** Fields that differ per envelope of a run: a run header lists them under their own name. */
+  readonly each: readonly { readonly name: string; readonly optional: boolean }[];
+}
+
+/** Whether every outcome succeeded: failed ones carry their error in the header, so only those runs share one. */
+const allSucceeded = (r: unknown): boolean => Array.isArray(r) && r.length > 0 && r.every((o: WireOutcome) => o[1]);
+
+/** Whether two outcome lists name the same workers in the same order. */
+function sameWorkers(a: WireOutcome[], b: WireOutcome[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i] as WireOutcome)[0] !== (b[i] as WireOutcome)[0]) return false;
+  return true;
+}
+
+/** Moves the results of successful outcomes to `payloads`. */
+function takeResults(r: WireOutcome[], payloads: string[]): void {
+  for (const o of r) payloads.push(o[2] as string);
+}
+
+/** A run header's outcomes: the workers, each `[worker, true]`, their results travelling as payloads. */
+const headerOutcomes = (r: WireOutcome[]): unknown[] => r.map((o) => [o[0], true]);
+
+/** The one field of a role in a frame's declaration, if any. */
+function fieldOf(t: string, spec: FrameSpec, role: Role): string | undefined {
+  const names = Object.keys(spec.fields).filter((name) => spec.fields[name]?.role === role);
+  if (names.length > 1) throw new Error(`protocol declaration: frame "${t}" has more than one ${role} field`);
+  return names[0];
+}
+
+const specs = Object.entries(FRAMES as Record<string, FrameSpec>);
+/**
+ * For a record whose type declares no payload field, or is unknown: the reader does not judge
+ * frames (the receiver validates them), so it reads every record with the payload names the
+ * declarations use.
+ */
+const fallback: Layout = {
+  payload: specs.map(([t, s]) => fieldOf(t, s, 'payload')).find((n) => n !== undefined) ?? 'p',
+  list: specs.map(([t, s]) => fieldOf(t, s, 'payloads')).find((n) => n !== undefined) ?? 'ps',
+  outcomes: undefined,
+  runs: false,
+  each: [],
+};
+const layouts = new Map<string, Layout>(
+  specs.map(([t, spec]) => [
+    t,
+    {
+      payload: fieldOf(t, spec, 'payload') ?? fallback.payload,
+      list: fieldOf(t, spec, 'payloads') ?? fallback.list,
+      outcomes: fieldOf(t, spec, 'outcomes'),
+      runs: spec.runs !== undefined,
+      each: Object.entries(spec.fields)
+        .filter(([, field]) => field.role === 'each')
+        .map(([name, field]) => ({ name, optional: field.optional })),
+    },
+  ]),
+);
+
+function layoutOf(t: unknown): Layout {
+  return layouts.get(t as string) ?? fallback;
+}
+
+/** The code of one frame type's run records, as `case` bodies of the functions below. */
+function runCases(env: Env, t: string, spec: FrameSpec, runs: (f: Loose) => boolean) {
+  const key = fieldOf(t, spec, 'key');
+  const payload = fieldOf(t, spec, 'payload');
+  const outcomes = fieldOf(t, spec, 'outcomes');
+  if (key === undefined || (payload === undefined) === (outcomes === undefined)) {
+    throw new Error(`protocol declaration: frame "${t}" runs, so it needs a key and one payload or outcomes field`);
+  }
+  const joins = [`${env.bind(runs, 'runs')}(f)`];
+  const same: string[] = [];
+  // A run header holds declared fields only: the reader rebuilds those alone, so nothing else
+  // of the envelopes would arrive anyway.
+  const header: string[] = ['cb: first.cb', 't: first.t'];
+  const head = ['cb: h.cb', 't: h.t'];
+  const rest: string[] = [];
+  const set = (name: string, value: string, optional: boolean): void => {
+    if (optional) rest.push(`if (${read('h', name)} !== undefined) ${read('f', name)} = ${value};`);
+    // Required fields before the first optional one go in the literal, the rest in order after.
+    else if (rest.length === 0) head.push(`${name}: ${value}`);
+    else rest.push(`${read('f', name)} = ${value};`);
+  };
+  for (const [name, field] of Object.entries(spec.fields)) {
+    const mine = read('a', name);
+    const theirs = read('b', name);
+    switch (field.role) {
+      case 'key':
+        set(name, 'id', false);
+        break;
+      case 'shared':
+        same.push(`${mine} === ${theirs}`);
+        header.push(`${name}: ${read('first', name)}`);
+        set(name, read('h', name), field.optional);
+        break;
+      case 'each': {
+        const list = `run.map((f) => ${read('f', name)})`;
+        if (field.optional) same.push(`(${mine} === undefined) === (${theirs} === undefined)`);
+        header.push(`${name}: ${field.optional ? `${read('first', name)} === undefined ? undefined : ${list}` : list}`);
+        set(name, `${read('h', name)}[i]`, field.optional);
+        break;
+      }
+      case 'payload':
+        joins.push(`typeof ${read('f', name)} === 'string'`);
+        break;
+      case 'outcomes':
+        joins.push(`${env.bind(allSucceeded, 'allSucceeded')}(${read('f', name)})`);
+        same.push(`${env.bind(sameWorkers, 'sameWorkers')}(${mine}, ${theirs})`);
+        header.push(`${name}: ${env.bind(headerOutcomes, 'headerOutcomes')}(${read('first', name)})`);
+        break;
+      case 'payloads':
+      case 'solo':
+        joins.push(`${read('f', name)} === undefined`);
+        break;
+    }
+  }
+  header.push(`run: run.map((f) => ${read('f', key)})`);
+  const take =
+    payload !== undefined
+      ? `payloads.push(${read('run[i]', payload)})`
+      : `${env.bind(takeResults, 'takeResults')}(${read('run[i]', outcomes as string)}, payloads)`;
+  const label = `  case ${literal(t)}:`;
+  return {
+    joins: `${label}\n    return ${joins.join(' && ')};`,
+    sameShape: `${label}\n    return ${same.length === 0 ? 'true' : same.join(' && ')};`,
+    header: `${label}\n    for (let i = 0; i < run.length; i++) ${take};\n    return JSON.stringify({ ${header.join(', ')} });`,
+    // The payload goes last, where the reader of a single record attaches it.
+    rebuild: `${label} {\n    const f = { ${head.join(', ')} };\n    ${rest.join('\n    ')}\n    ${read('f', (payload ?? outcomes) as string)} = payload;\n    return f;\n  }`,
+  };
+}
+
+/**
+ * Run records, compiled from the declarations into one function per job with a case per frame
+ * type, as hand-written code would be: these run for every envelope a batch carries.
+ */
+const runCode = ((): {
+  /** Whether an envelope may join a run at all. */
+  joins: (f: Loose) => boolean;
+  /** Whether `b` differs from `a` only in per-envelope fields, so one header describes both. */
+  sameShape: (a: Loose, b: Loose) => boolean;
+  /** The header of a run record; the payloads of its envelopes go to `payloads`, in order. */
+  header: (run: Loose[], payloads: string[]) => string;
+  /** Envelope `i` of a run record with header `h`: its id, and its payload (or outcomes). */
+  rebuild: (h: Loose, id: unknown, i: number, payload: unknown) => Loose | undefined;
+} => {
+  const env = new Env();
+  const cases = specs
+    .filter(([, spec]) => spec.runs !== undefined)
+    .map(([t, spec]) => runCases(env, t, spec, spec.runs as (f: Loose) => boolean));
+  const body = (job: keyof (typeof cases)[number], on: string, otherwise: string): string =>
+    `switch (${on}.t) {\n${cases.map((c) => c[job]).join('\n')}\n  default: return ${otherwise};\n}`;
+  const b = env.bindings;
+  return {
+    joins: generate('runJoins', 'f', body('joins', 'f', 'false'), b),
+    sameShape: generate(
+      'runSameShape',
+      'a, b',
+      `if (a.t !== b.t) return false;\n${body('sameShape', 'a', 'false')}`,
+      b,
+    ),
+    header: generate('runHeader', 'run, payloads', `const first = run[0];\n${body('header', 'first', "''")}`, b),
+    rebuild: generate('runRebuild', 'h, id, i, payload', body('rebuild', 'h', 'undefined'), b),
+  };
+})();
 
 /**
  * The last record written, by envelope: a broadcast sends one envelope to every worker in a
@@ -52,15 +233,17 @@ export function appendRecord(parts: string[], frame: AnyFrame): number {
 }
 
 function writeRecord(parts: string[], frame: AnyFrame): number {
+  const layout = layoutOf(frame.t);
+  const f = frame as unknown as Loose;
   let json: string;
   let payload: string | undefined;
   let payloads: string[] | undefined;
-  if (frame.t === 'mapped') {
+  if (layout.outcomes !== undefined) {
     payloads = [];
     const list = payloads;
     json = JSON.stringify({
       ...frame,
-      r: frame.r.map((o): unknown => {
+      [layout.outcomes]: (f[layout.outcomes] as WireOutcome[]).map((o): unknown => {
         if (o[1]) {
           list.push(o[2]);
           return [o[0], true];
@@ -68,19 +251,19 @@ function writeRecord(parts: string[], frame: AnyFrame): number {
         return o;
       }),
     });
-  } else if ((frame.t === 'req' || frame.t === 'call') && frame.ps !== undefined) {
+  } else if (f[layout.list] !== undefined) {
     // A broadcast run: the header says how many payloads follow in place of the list.
-    payloads = frame.ps;
-    json = JSON.stringify({ ...frame, p: undefined, ps: payloads.length });
-  } else if ('p' in frame && typeof frame.p === 'string') {
-    // JSON.stringify leaves out a property whose value is undefined: blanking `p` for the
-    // call writes the header without copying the envelope (and keeps its shape for V8).
-    payload = frame.p;
-    (frame as { p: string | undefined }).p = undefined;
+    payloads = f[layout.list] as string[];
+    json = JSON.stringify({ ...frame, [layout.payload]: undefined, [layout.list]: payloads.length });
+  } else if (typeof f[layout.payload] === 'string') {
+    // JSON.stringify leaves out a property whose value is undefined: blanking the payload for
+    // the call writes the header without copying the envelope (and keeps its shape for V8).
+    payload = f[layout.payload] as string;
+    f[layout.payload] = undefined;
     try {
       json = JSON.stringify(frame);
     } finally {
-      frame.p = payload;
+      f[layout.payload] = payload;
     }
   } else {
     json = JSON.stringify(frame);
@@ -109,62 +292,6 @@ export function newBatch(): string[] {
   return [BATCH_TAG];
 }
 
-/** Calls, replies, requests and map outcomes that can share one header with their neighbours. */
-type Coalescable = Extract<AnyFrame, { t: 'call' | 'res' | 'req' | 'mapped' }>;
-
-/**
- * Whether a frame can join a run record: a request or call other than a broadcast (those
- * travel as runs of their own), a successful reply, or a map outcome where every worker
- * answered.
- */
-function coalescable(frame: AnyFrame): frame is Coalescable {
-  switch (frame.t) {
-    case 'call':
-    case 'req':
-      return frame.op !== 'b';
-    case 'res':
-      return frame.ok && typeof frame.p === 'string' && frame.e === undefined;
-    case 'mapped':
-      return frame.r.length > 0 && frame.r.every((o) => o[1]);
-    default:
-      return false;
-  }
-}
-
-/** Whether `b` differs from `a` only in its id and payloads, so one header describes both. */
-function sameShape(a: Coalescable, b: Coalescable): boolean {
-  switch (a.t) {
-    case 'res':
-      return b.t === 'res';
-    case 'call':
-      return (
-        b.t === 'call' &&
-        a.ev === b.ev &&
-        a.op === b.op &&
-        a.from === b.from &&
-        a.mr === b.mr &&
-        (a.own === undefined) === (b.own === undefined)
-      );
-    case 'req':
-      return (
-        b.t === 'req' &&
-        a.ev === b.ev &&
-        a.op === b.op &&
-        a.ms === b.ms &&
-        a.rd === b.rd &&
-        a.mr === b.mr &&
-        a.mp === b.mp &&
-        a.dk === b.dk &&
-        a.own === b.own
-      );
-    case 'mapped': {
-      if (b.t !== 'mapped' || a.r.length !== b.r.length) return false;
-      for (let i = 0; i < a.r.length; i++) if ((a.r[i] as WireOutcome)[0] !== (b.r[i] as WireOutcome)[0]) return false;
-      return true;
-    }
-  }
-}
-
 /**
  * One batch under construction. Consecutive envelopes that differ only in id and payloads
  * (the calls of a burst of maps to one worker, the replies to them, the outcomes going back)
@@ -173,7 +300,7 @@ function sameShape(a: Coalescable, b: Coalescable): boolean {
  */
 export class BatchWriter {
   private parts: string[] = newBatch();
-  private run: Coalescable[] = [];
+  private run: Loose[] = [];
   /** Envelopes added since the last `finish`. */
   records = 0;
   /** Characters added since the last `finish` (a close estimate until then). */
@@ -182,12 +309,13 @@ export class BatchWriter {
   /** Adds an envelope. */
   add(frame: AnyFrame): void {
     this.records++;
-    const joins = coalescable(frame);
+    const f = frame as unknown as Loose;
+    const joins = runCode.joins(f);
     const first = this.run[0];
-    if (first !== undefined && !(joins && sameShape(first, frame))) this.endRun();
+    if (first !== undefined && !(joins && runCode.sameShape(first, f))) this.endRun();
     if (joins) {
-      this.run.push(frame);
-      this.chars += payloadChars(frame) + 12;
+      this.run.push(f);
+      this.chars += payloadChars(f) + 12;
       return;
     }
     this.chars += appendRecord(this.parts, frame);
@@ -214,33 +342,22 @@ export class BatchWriter {
     if (run.length === 0) return;
     this.run = [];
     if (run.length === 1) {
-      appendRecord(this.parts, run[0] as Coalescable);
+      appendRecord(this.parts, run[0] as unknown as AnyFrame);
       return;
     }
-    const first = run[0] as Coalescable;
-    const ids = run.map((f) => f.id);
     const payloads: string[] = [];
-    let header: string;
-    if (first.t === 'mapped') {
-      for (const f of run as MappedFrame[]) for (const o of f.r) payloads.push(o[2] as string);
-      header = JSON.stringify({ cb: first.cb, t: 'mapped', run: ids, r: first.r.map((o) => [o[0], true]) });
-    } else {
-      for (const f of run) payloads.push((f as { p: string }).p);
-      const fields: Record<string, unknown> = { ...first, id: undefined, p: undefined, run: ids };
-      // Calls back to their own caller differ in the request they name too: `own` lists them.
-      if (first.t === 'call' && first.own !== undefined) fields.own = run.map((f) => (f as CallFrame).own);
-      header = JSON.stringify(fields);
-    }
+    const header = runCode.header(run, payloads);
     const parts = this.parts;
     parts.push(`${header.length}:`, header, `${payloads.length}:`);
     for (const p of payloads) parts.push(`${p.length}:`, p);
   }
 }
 
-function payloadChars(frame: Coalescable): number {
-  if (frame.t !== 'mapped') return frame.p?.length ?? 0;
+function payloadChars(frame: Loose): number {
+  const layout = layoutOf(frame.t);
+  if (layout.outcomes === undefined) return (frame[layout.payload] as string | undefined)?.length ?? 0;
   let n = 0;
-  for (const o of frame.r) n += typeof o[2] === 'string' ? o[2].length : 0;
+  for (const o of frame[layout.outcomes] as WireOutcome[]) n += typeof o[2] === 'string' ? o[2].length : 0;
   return n;
 }
 
@@ -294,37 +411,44 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
     at += headerLength;
     const count = readLength();
     if (count < 0 || count > MAX_PAYLOADS_PER_RECORD) return { frames, complete: false };
-    let frame: unknown;
-    const ids = typeof header === 'object' && header !== null ? (header as { run?: unknown }).run : undefined;
+    const h = typeof header === 'object' && header !== null ? (header as Loose) : undefined;
+    const ids = h?.run;
     if (ids !== undefined) {
       // A run record: one envelope per id.
       const payloads = readPayloads(count);
-      const run = payloads && expandRun(header as Record<string, unknown>, ids, payloads);
+      const run = payloads && expandRun(h as Loose, ids, payloads);
       if (!run) return { frames, complete: false };
       for (const f of run) frames.push(f);
       continue;
     }
-    if (
-      count === 1 &&
-      typeof header === 'object' &&
-      header !== null &&
-      (header as { t?: unknown }).t !== 'mapped' &&
-      (header as { ps?: unknown }).ps === undefined
-    ) {
-      // The common record: one payload, attached as `p`.
+    const layout = layoutOf(h?.t);
+    let frame: unknown;
+    if (count === 1 && h !== undefined && layout.outcomes === undefined && h[layout.list] === undefined) {
+      // The common record: one payload, attached as the frame's payload field.
       const length = readLength();
       if (length < 0 || at + length > batch.length) return { frames, complete: false };
-      frame = attachPayloads(header, batch.slice(at, at + length));
+      frame = attachPayloads(layout, header, batch.slice(at, at + length));
       at += length;
     } else {
       const payloads = readPayloads(count);
       if (!payloads) return { frames, complete: false };
-      frame = attachPayloads(header, payloads);
+      frame = attachPayloads(layout, header, payloads);
     }
     if (frame === undefined) return { frames, complete: false };
     frames.push(frame);
   }
   return { frames, complete: true };
+}
+
+/** The workers of a run header's outcomes (`[worker, true]` each), or `undefined` if malformed. */
+function successfulWorkers(r: unknown): unknown[] | undefined {
+  if (!Array.isArray(r) || r.length === 0) return undefined;
+  const workers: unknown[] = [];
+  for (const o of r) {
+    if (!Array.isArray(o) || o.length !== 2 || o[1] !== true) return undefined;
+    workers.push(o[0]);
+  }
+  return workers;
 }
 
 /**
@@ -333,76 +457,45 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
  * envelopes from runs and from single records share their shape (and V8 keeps the code
  * that reads them fast). Unknown header fields are dropped; the receiver validates the rest.
  */
-function expandRun(h: Record<string, unknown>, ids: unknown, payloads: string[]): unknown[] | undefined {
+function expandRun(h: Loose, ids: unknown, payloads: string[]): unknown[] | undefined {
   if (!Array.isArray(ids) || ids.length < 2) return undefined;
-  const frames: unknown[] = [];
-  const { cb, t } = h;
-  if (t === 'mapped') {
-    const r = h.r;
-    if (!Array.isArray(r) || r.length === 0 || payloads.length !== ids.length * r.length) return undefined;
-    const workers: unknown[] = [];
-    for (const o of r) {
-      if (!Array.isArray(o) || o.length !== 2 || o[1] !== true) return undefined;
-      workers.push(o[0]);
-    }
-    let next = 0;
-    for (const id of ids) {
-      const outcomes: unknown[] = [];
-      for (const w of workers) outcomes.push([w, true, payloads[next++]]);
-      frames.push({ cb, t, id, r: outcomes });
-    }
-    return frames;
+  const layout = layoutOf(h.t);
+  if (!layout.runs) return undefined;
+  for (const { name, optional } of layout.each) {
+    const list = h[name];
+    if (list === undefined ? !optional : !Array.isArray(list) || list.length !== ids.length) return undefined;
   }
-  if (payloads.length !== ids.length) return undefined;
-  const own = t === 'call' ? h.own : undefined;
-  if (own !== undefined && (!Array.isArray(own) || own.length !== ids.length)) return undefined;
+  const workers = layout.outcomes === undefined ? undefined : successfulWorkers(h[layout.outcomes]);
+  if (layout.outcomes !== undefined && workers === undefined) return undefined;
+  const per = workers === undefined ? 1 : workers.length;
+  if (payloads.length !== ids.length * per) return undefined;
+  const frames: unknown[] = [];
   for (let i = 0; i < ids.length; i++) {
-    const id: unknown = ids[i];
-    const p = payloads[i];
-    switch (t) {
-      case 'res':
-        frames.push({ cb, t, id, ok: h.ok, p });
-        break;
-      case 'call': {
-        const f: Record<string, unknown> = { cb, t, id, ev: h.ev, op: h.op, from: h.from };
-        if (h.mr !== undefined) f.mr = h.mr;
-        if (own !== undefined) f.own = own[i];
-        f.p = p;
-        frames.push(f);
-        break;
-      }
-      case 'req': {
-        const f: Record<string, unknown> = { cb, t, id, ev: h.ev, op: h.op };
-        if (h.mp !== undefined) f.mp = h.mp;
-        if (h.ms !== undefined) f.ms = h.ms;
-        if (h.rd !== undefined) f.rd = h.rd;
-        if (h.dk !== undefined) f.dk = h.dk;
-        if (h.mr !== undefined) f.mr = h.mr;
-        if (h.own !== undefined) f.own = h.own;
-        f.p = p;
-        frames.push(f);
-        break;
-      }
-      default:
-        return undefined;
+    let payload: unknown = payloads[i];
+    if (workers !== undefined) {
+      const outcomes: unknown[] = [];
+      for (let w = 0; w < per; w++) outcomes.push([workers[w], true, payloads[i * per + w]]);
+      payload = outcomes;
     }
+    frames.push(runCode.rebuild(h, ids[i], i, payload));
   }
   return frames;
 }
 
-function attachPayloads(header: unknown, payloads: string[] | string): unknown {
+function attachPayloads(layout: Layout, header: unknown, payloads: string[] | string): unknown {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return undefined;
-  const h = header as Record<string, unknown>;
+  const h = header as Loose;
   if (typeof payloads === 'string') {
     // `h` is fresh from JSON.parse and nobody else holds it.
-    h.p = payloads;
+    h[layout.payload] = payloads;
     return h;
   }
-  if (h.t === 'mapped') {
-    if (!Array.isArray(h.r)) return undefined;
+  if (layout.outcomes !== undefined) {
+    const outcomes = h[layout.outcomes];
+    if (!Array.isArray(outcomes)) return undefined;
     let next = 0;
     const r: unknown[] = [];
-    for (const o of h.r as unknown[]) {
+    for (const o of outcomes as unknown[]) {
       if (Array.isArray(o) && o[1] === true && o.length === 2) {
         if (next >= payloads.length) return undefined;
         r.push([o[0], true, payloads[next++]] as WireOutcome);
@@ -411,18 +504,18 @@ function attachPayloads(header: unknown, payloads: string[] | string): unknown {
       }
     }
     if (next !== payloads.length) return undefined;
-    return { ...h, r };
+    return { ...h, [layout.outcomes]: r };
   }
-  if (h.ps !== undefined) {
-    // A broadcast run: its header counted the payloads.
-    if (h.ps !== payloads.length) return undefined;
-    h.p = '';
-    h.ps = payloads;
+  if (h[layout.list] !== undefined) {
+    // A broadcast run: its header counted the payloads, and the frame has no payload of its own.
+    if (h[layout.list] !== payloads.length) return undefined;
+    h[layout.payload] = '';
+    h[layout.list] = payloads;
     return h;
   }
   if (payloads.length === 0) return h;
   if (payloads.length !== 1) return undefined;
   // `h` is fresh from JSON.parse and nobody else holds it.
-  h.p = payloads[0];
+  h[layout.payload] = payloads[0];
   return h;
 }
