@@ -18,11 +18,9 @@ import {
   type Settled,
 } from 'clusterbus';
 import { localHost } from '../../src/core/peer-id.js';
-import { Router } from '../../src/core/router/router.js';
-import type { DirectLink } from '../helpers/direct.js';
-import { DirectRouterTransport, directEndpoint } from '../helpers/direct.js';
+import { directEndpoint } from '../helpers/direct.js';
+import { Net } from '../helpers/net.js';
 import { createRouterBus } from '../../src/bus.js';
-import type { Endpoint } from '../../src/core/endpoint/endpoint.js';
 import {
   OWN_CALL_MIN_CHARS,
   OWN_COPY_CHARS,
@@ -31,73 +29,12 @@ import {
   type AnyHandler,
   type RequestSpec,
 } from '../../src/core/endpoint/endpoint.js';
-import { resolveOptions, type BusOptions } from '../../src/core/options.js';
+import { resolveOptions } from '../../src/core/options.js';
 import type { DownFrame, UpFrame } from '../../src/core/protocol/frames.js';
 import type { RouterTransport, RouterTransportEvents } from '../../src/core/transport.js';
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A router and its peers, linked in-process through direct transports. */
-class Net {
-  readonly options;
-  readonly broker: Router;
-  readonly transport: DirectRouterTransport;
-  readonly endpoints = new Map<number, Endpoint>();
-  readonly links = new Map<number, DirectLink>();
-  readonly dead = new Set<number>();
-  /** Every frame the router sent, per peer. */
-  readonly down = new Map<number, DownFrame[]>();
-
-  constructor(options: BusOptions = {}) {
-    this.options = resolveOptions({ logger: silentLogger, timeoutMs: 3000, startWaitMs: 300, ...options });
-    this.transport = new DirectRouterTransport((peer, frame) => {
-      (this.down.get(peer) ?? this.down.set(peer, []).get(peer)!).push(frame);
-      const link = this.links.get(peer);
-      if (link && !this.dead.has(peer)) setImmediate(() => link.receive(JSON.parse(JSON.stringify(frame))));
-    });
-    this.broker = new Router(this.options, this.transport);
-  }
-
-  /** A frame from `peer`, straight into the router. */
-  inject(peer: number, message: unknown): void {
-    this.transport.inject(peer, message);
-  }
-
-  /** A peer that was forked (starting) and joins on the next turn with the handlers registered now. */
-  add(id: number, handlers: Record<string, AnyHandler> = {}, { join = true } = {}): Endpoint {
-    const { ep, link } = directEndpoint(id, this.options, (frame: UpFrame) => {
-      if (this.dead.has(id)) return false;
-      setImmediate(() => this.transport.inject(id, JSON.parse(JSON.stringify(frame))));
-      return true;
-    });
-    this.endpoints.set(id, ep);
-    this.links.set(id, link);
-    this.transport.starting(id);
-    for (const [ev, h] of Object.entries(handlers)) ep.on(ev, h);
-    if (join) ep.join();
-    return ep;
-  }
-
-  async ready(...ids: number[]): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      const peers = this.broker.stats().peers;
-      if (ids.every((id) => peers.some((p) => p.id === id && p.state === 'ready'))) return;
-      await tick();
-    }
-    throw new Error(`peers ${ids.join()} did not join`);
-  }
-
-  kill(id: number, reason = 'killed by SIGKILL'): void {
-    this.dead.add(id);
-    this.transport.gone(id, reason);
-  }
-
-  close(): void {
-    for (const ep of this.endpoints.values()) ep.close();
-    this.broker.close();
-  }
-}
 
 function spec(ev: string, op: RequestSpec['op'], payload: unknown, extra: Partial<RequestSpec> = {}): RequestSpec {
   return { ev, op, payload, timeoutMs: 3000, maxPayloadBytes: 8 * 1024 * 1024, ...extra };
@@ -138,7 +75,7 @@ test('broker - map answers from every ready peer in peer-id order, with rich val
     [2, 3, 4],
   );
   t.true(results.every((r) => r.at instanceof Date && r.at.getTime() === 5 && r.big === BigInt(r.id)));
-  t.is(net.broker.stats().pendingRequests, 0);
+  t.is(net.router.stats().pendingRequests, 0);
 });
 
 test('broker - consume runs the first handler of one peer, round-robin', async (t) => {
@@ -168,11 +105,11 @@ test('broker - a stale reply from another peer is ignored and counted', async (t
   const call = net.down.get(2)!.find((f) => f.t === 'call')!;
   // Peer 3 answers peer 2's delivery; then peer 2 answers it twice.
   net.inject(3, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":"forged"}' });
-  t.is(net.broker.stats().staleReplies, 1);
+  t.is(net.router.stats().staleReplies, 1);
   g.release(7);
   t.deepEqual(await pending, [7]);
   net.inject(2, { cb: 1, t: 'res', id: call.id, ok: true, p: '{"json":8}' });
-  t.is(net.broker.stats().staleReplies, 2);
+  t.is(net.router.stats().staleReplies, 2);
 });
 
 test('broker - a result over the limit is refused by the broker even if the worker sent it', async (t) => {
@@ -210,7 +147,7 @@ test('broker - a run of broadcasts reaches every receiver in order and is accept
     net.down.get(2)!.flatMap((f) => (f.t === 'oks' ? f.ids : [])),
     [7, 8],
   );
-  t.is(net.broker.stats().unhandledBroadcasts, 3, 'each broadcast of a run that reached nobody counts');
+  t.is(net.router.stats().unhandledBroadcasts, 3, 'each broadcast of a run that reached nobody counts');
 });
 
 test('broker - a sender that kept its copies gets its own delivery without payloads, in its place', async (t) => {
@@ -403,7 +340,7 @@ test('broker - receive never throws and counts what it drops', (t) => {
     { cb: 1, t: 'req', id: 1, ev: 'x', op: 'm', p: '', ms: 2 ** 53 },
   ];
   for (const g of garbage) t.notThrows(() => net.inject(9, g));
-  t.is(net.broker.stats().malformed, garbage.length);
+  t.is(net.router.stats().malformed, garbage.length);
 });
 
 // ---- deadlines ------------------------------------------------------------------------------------
@@ -426,7 +363,7 @@ test('broker - a deadline beyond 2^31 ms does not fire at once', async (t) => {
   const consume = caller.request(spec('task', 'consume', null, { timeoutMs: long }));
   const map = caller.request(spec('ask', 'map', null, { timeoutMs: Number.MAX_SAFE_INTEGER - 5000 }));
   await sleep(100);
-  t.is(net.broker.stats().pendingRequests, 2, 'neither timed out');
+  t.is(net.router.stats().pendingRequests, 2, 'neither timed out');
   t.is(caller.stats().pendingCalls, 2);
   task.release(undefined);
   ask.release(1);
@@ -455,7 +392,7 @@ test('broker - a hung consume and map time out, naming the worker', async (t) =>
     ],
   );
   t.deepEqual(m.results, [3]);
-  t.like(net.broker.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
+  t.like(net.router.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
   t.is(net.endpoints.get(2)!.stats().runningHandlers, 2, 'the hung handlers still run');
 });
 
@@ -486,7 +423,7 @@ test('broker - a peer that exits fails its map share at once and redelivers its 
   const map = caller.request(spec('ask', 'mapSettled', null));
   const task = caller.request(spec('task', 'consume', null)); // round-robin: peer 2 first
   const once = caller.request(spec('once', 'consume', null, { redeliver: false }));
-  await until(() => net.broker.stats().peers.find((p) => p.id === 2)?.owed === 3, 'peer 2 to owe three replies');
+  await until(() => net.router.stats().peers.find((p) => p.id === 2)?.owed === 3, 'peer 2 to owe three replies');
   net.kill(2);
 
   const outcomes = (await map) as Settled<number>[];
@@ -502,10 +439,10 @@ test('broker - a peer that exits fails its map share at once and redelivers its 
   t.regex(exited.message, /worker 2 exited before answering "ask" \(killed by SIGKILL\)/);
   t.is(await task, undefined);
   t.deepEqual(ran, [3]);
-  t.is(net.broker.stats().redelivered, 1);
+  t.is(net.router.stats().redelivered, 1);
   const onceErr = await t.throwsAsync(once, { instanceOf: WorkerExitedError });
   t.is(onceErr.worker, 2);
-  t.like(net.broker.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
+  t.like(net.router.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
 });
 
 test('broker - a consume whose only handler exits fails with WorkerExitedError, not NoHandlerError', async (t) => {
@@ -531,12 +468,12 @@ test('broker - the requests of a peer that exits are dropped with their deliveri
   void caller.request(spec('ask', 'map', null)).catch(() => {});
   void caller.request(spec('task', 'consume', null)).catch(() => {});
   await until(() => g.calls() === 2, 'the handlers');
-  t.like(net.broker.stats(), { pendingRequests: 2, pendingDeliveries: 2 });
+  t.like(net.router.stats(), { pendingRequests: 2, pendingDeliveries: 2 });
   net.kill(1);
-  t.like(net.broker.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
+  t.like(net.router.stats(), { pendingRequests: 0, pendingDeliveries: 0 });
   g.release(1);
   await sleep(20);
-  t.is(net.broker.stats().staleReplies, 2, 'the answers meant for the dead caller are ignored');
+  t.is(net.router.stats().staleReplies, 2, 'the answers meant for the dead caller are ignored');
 });
 
 // ---- start-up -------------------------------------------------------------------------------------
@@ -550,7 +487,7 @@ test('broker - a request with no handler waits for a starting peer, then routes 
   const map = caller.request(spec('ask', 'map', null));
   const task = caller.request(spec('task', 'consume', null));
   await caller.request(spec('note', 'broadcast', 'queued'));
-  await until(() => net.broker.stats().parkedRequests === 2, 'both requests to park');
+  await until(() => net.router.stats().parkedRequests === 2, 'both requests to park');
   const notes: unknown[] = [];
   late.on('ask', () => 2);
   late.on('task', () => {});
@@ -560,7 +497,7 @@ test('broker - a request with no handler waits for a starting peer, then routes 
   t.is(await task, undefined);
   await until(() => notes.length === 1, 'the queued broadcast');
   t.deepEqual(notes, ['queued']);
-  t.is(net.broker.stats().unhandledBroadcasts, 0);
+  t.is(net.router.stats().unhandledBroadcasts, 0);
 });
 
 test('broker - a starting peer that never joins stops being waited for after startWaitMs', async (t) => {
@@ -610,7 +547,7 @@ test('broker - consumes with one dedupe key share one run, and later ones settle
   await net.ready(1, 2, 3);
   const first = callers.map((c) => c.request(spec('boot', 'consume', null, { dedupeKey: 'k' })));
   await until(() => g.calls() === 1, 'the job to start');
-  t.is(net.broker.stats().dedupeWaiters, 3);
+  t.is(net.router.stats().dedupeWaiters, 3);
   g.release(undefined);
   t.deepEqual(await Promise.all(first), [undefined, undefined, undefined]);
   t.is(await callers[0]!.request(spec('boot', 'consume', null, { dedupeKey: 'k' })), undefined);
@@ -618,7 +555,7 @@ test('broker - consumes with one dedupe key share one run, and later ones settle
   // Another key, or another event, is another job.
   await callers[0]!.request(spec('boot', 'consume', null, { dedupeKey: 'other' }));
   t.is(g.calls(), 2);
-  t.like(net.broker.stats(), { dedupeKeys: 2, dedupeWaiters: 0, pendingRequests: 0 });
+  t.like(net.router.stats(), { dedupeKeys: 2, dedupeWaiters: 0, pendingRequests: 0 });
 });
 
 test('broker - a failed run-once job reports its failure to every caller, later ones included', async (t) => {
@@ -652,9 +589,9 @@ test('broker - a dedupe waiter whose peer exits is forgotten; the job still runs
   await net.ready(1, 2, 3);
   void a.request(spec('boot', 'consume', null, { dedupeKey: 'k' })).catch(() => {});
   const fromB = b.request(spec('boot', 'consume', null, { dedupeKey: 'k' }));
-  await until(() => g.calls() === 1 && net.broker.stats().dedupeWaiters === 2, 'both waiters');
+  await until(() => g.calls() === 1 && net.router.stats().dedupeWaiters === 2, 'both waiters');
   net.kill(1);
-  t.is(net.broker.stats().dedupeWaiters, 1);
+  t.is(net.router.stats().dedupeWaiters, 1);
   g.release(undefined);
   t.is(await fromB, undefined);
 });
@@ -669,11 +606,11 @@ test('dedupe - a key forgotten after dedupeTtlMs runs its job again, with no new
   await caller.request(spec('boot', 'consume', null, { dedupeKey: 'k' }));
   t.is(runs, 1);
   // Nothing else arrives: the table's own timer forgets the key.
-  await until(() => net.broker.stats().dedupeEvicted === 1, 'the key to expire');
-  t.like(net.broker.stats(), { dedupeKeys: 0, dedupeEvicted: 1 });
+  await until(() => net.router.stats().dedupeEvicted === 1, 'the key to expire');
+  t.like(net.router.stats(), { dedupeKeys: 0, dedupeEvicted: 1 });
   await caller.request(spec('boot', 'consume', null, { dedupeKey: 'k' }));
   t.is(runs, 2, 'ran again, like a new key');
-  t.is(net.broker.stats().dedupeKeys, 1);
+  t.is(net.router.stats().dedupeKeys, 1);
 });
 
 test('dedupe - past maxDedupeKeys the oldest-settled key is forgotten and runs again; a newer one does not', async (t) => {
@@ -686,14 +623,14 @@ test('dedupe - past maxDedupeKeys the oldest-settled key is forgotten and runs a
   await net.ready(1, 2);
   const run = (key: string) => caller.request(spec('job', 'consume', key, { dedupeKey: key }));
   for (const key of ['a', 'b', 'c']) await run(key);
-  t.like(net.broker.stats(), { dedupeKeys: 2, dedupeEvicted: 1 });
+  t.like(net.router.stats(), { dedupeKeys: 2, dedupeEvicted: 1 });
   await run('b');
   await run('c');
   t.deepEqual(Object.fromEntries(runs), { a: 1, b: 1, c: 1 }, 'b and c are still remembered');
   await run('a');
   t.is(runs.get('a'), 2, 'a was forgotten first and ran again');
   // Settling a again pushed out the oldest-settled of the rest: b.
-  t.like(net.broker.stats(), { dedupeKeys: 2, dedupeEvicted: 2 });
+  t.like(net.router.stats(), { dedupeKeys: 2, dedupeEvicted: 2 });
   await run('c');
   await run('b');
   t.deepEqual(Object.fromEntries(runs), { a: 2, b: 2, c: 1 });
@@ -720,11 +657,11 @@ test('dedupe - a running job is never evicted however many keys settle, and its 
   await until(() => slowRuns === 1, 'the job to start');
   for (let i = 0; i < 50; i++) await a.request(spec('fast', 'consume', null, { dedupeKey: `n${i}` }));
   // The 50 settled keys expire at once (1 ms TTL) or are pushed out by count; the running one stays.
-  t.true(net.broker.stats().dedupeEvicted >= 48);
-  t.true(net.broker.stats().dedupeKeys <= 3);
-  t.is(net.broker.stats().dedupeWaiters, 1);
+  t.true(net.router.stats().dedupeEvicted >= 48);
+  t.true(net.router.stats().dedupeKeys <= 3);
+  t.is(net.router.stats().dedupeWaiters, 1);
   const second = b.request(spec('slow', 'consume', null, { dedupeKey: 'k' }));
-  await until(() => net.broker.stats().dedupeWaiters === 2, 'the second caller to wait');
+  await until(() => net.router.stats().dedupeWaiters === 2, 'the second caller to wait');
   t.is(slowRuns, 1, 'the second caller joined the running job');
   release();
   for (const pending of [first, second]) {
@@ -732,7 +669,7 @@ test('dedupe - a running job is never evicted however many keys settle, and its 
     t.is(err.remote.code, 'E_WARMUP');
   }
   t.is(slowRuns, 1);
-  t.like(net.broker.stats(), { dedupeWaiters: 0, pendingRequests: 0 });
+  t.like(net.router.stats(), { dedupeWaiters: 0, pendingRequests: 0 });
 });
 
 // ---- the endpoint ---------------------------------------------------------------------------------
@@ -973,8 +910,8 @@ test('broker - close fails every pending request with CB_CLOSED', async (t) => {
   net.add(2, { ask: () => new Promise(() => {}) });
   await net.ready(1, 2);
   const pending = caller.request(spec('ask', 'map', null));
-  await until(() => net.broker.stats().pendingDeliveries === 1, 'the delivery');
-  net.broker.close();
+  await until(() => net.router.stats().pendingDeliveries === 1, 'the delivery');
+  net.router.close();
   const err = (await pending.catch((e: unknown) => e)) as BusError;
   t.is(err.code, ErrorCodes.CLOSED);
   net.close();
@@ -989,7 +926,7 @@ test('broker - once requests are refused (shutdown), every new request fails wit
   await net.ready(1, 2);
   const routed = caller.request(spec('slow', 'map', {}));
   await until(() => slow.calls() === 1, 'the map to reach its handler');
-  net.broker.refuseRequests('the cluster is shutting down');
+  net.router.refuseRequests('the cluster is shutting down');
   for (const [ev, op] of [
     ['who', 'map'],
     ['who', 'mapSettled'],
@@ -1002,5 +939,5 @@ test('broker - once requests are refused (shutdown), every new request fails wit
   }
   slow.release({ ok: true });
   t.deepEqual(await routed, [{ ok: true }], 'a request routed before still settles');
-  t.is(net.broker.stats().pendingRequests, 0);
+  t.is(net.router.stats().pendingRequests, 0);
 });

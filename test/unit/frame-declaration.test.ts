@@ -183,6 +183,7 @@ const errorValues: Record<string, unknown> = {
   sz: 2048,
   lim: 1024,
   wh: 'result',
+  rs: 'the cluster is shutting down',
 };
 
 for (const code of Object.values(ErrorCodes) as ErrorCode[]) {

@@ -2,14 +2,13 @@
 // from the copies it kept (own deliveries by reference) or, when its link says it cannot honour
 // them, from the payloads decoded like anyone's. Its handlers must not be able to tell.
 import test from 'ava';
-import { silentLogger, type Settled } from 'clusterbus';
-import { Endpoint, OWN_CALL_MIN_CHARS, type AnyHandler, type RequestSpec } from '../../src/core/endpoint/endpoint.js';
-import { resolveOptions } from '../../src/core/options.js';
-import type { CallFrame, DownFrame, RequestFrame, UpFrame } from '../../src/core/protocol/frames.js';
-import { Router } from '../../src/core/router/router.js';
-import { DirectLink, DirectRouterTransport } from '../helpers/direct.js';
+import type { Settled } from 'clusterbus';
+import type { Endpoint } from '../../src/core/endpoint/endpoint.js';
+import { OWN_CALL_MIN_CHARS, type AnyHandler, type RequestSpec } from '../../src/core/endpoint/endpoint.js';
+import type { CallFrame, RequestFrame } from '../../src/core/protocol/frames.js';
+import { DirectLink } from '../helpers/direct.js';
+import { Net } from '../helpers/net.js';
 
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A direct link that declares it cannot return an own delivery without its payload. */
@@ -24,63 +23,10 @@ class CopiesLink extends DirectLink {
 
 type Copies = 'default' | 'on' | 'off';
 
-/** A router and its peers, linked in-process through direct transports (as `Net` in broker.test.ts). */
-class Net {
-  readonly options = resolveOptions({ logger: silentLogger, timeoutMs: 3000, startWaitMs: 300 });
-  readonly transport: DirectRouterTransport;
-  readonly router: Router;
-  readonly endpoints: Endpoint[] = [];
-  /** Every frame each peer sent, as it went on the wire. */
-  readonly up = new Map<number, UpFrame[]>();
-  /** Every frame the router sent, per peer. */
-  readonly down = new Map<number, DownFrame[]>();
-
-  constructor() {
-    this.transport = new DirectRouterTransport((peer, frame) => {
-      this.framesOf(this.down, peer).push(frame);
-      const link = this.links.get(peer);
-      if (link) setImmediate(() => link.receive(JSON.parse(JSON.stringify(frame))));
-    });
-    this.router = new Router(this.options, this.transport);
-  }
-
-  private readonly links = new Map<number, DirectLink>();
-
-  private framesOf<F>(all: Map<number, F[]>, peer: number): F[] {
-    return all.get(peer) ?? all.set(peer, []).get(peer)!;
-  }
-
-  add(id: number, copies: Copies, handlers: Record<string, AnyHandler>): Endpoint {
-    const out = (frame: UpFrame): boolean => {
-      const wire = JSON.parse(JSON.stringify(frame)) as UpFrame;
-      this.framesOf(this.up, id).push(wire);
-      setImmediate(() => this.transport.inject(id, wire));
-      return true;
-    };
-    const Link = copies === 'off' ? NoCopiesLink : copies === 'on' ? CopiesLink : DirectLink;
-    const link = new Link(out);
-    const ep = new Endpoint(id, this.options, link);
-    this.links.set(id, link);
-    this.endpoints.push(ep);
-    this.transport.starting(id);
-    for (const [ev, h] of Object.entries(handlers)) ep.on(ev, h);
-    ep.join();
-    return ep;
-  }
-
-  async ready(...ids: number[]): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      const peers = this.router.stats().peers;
-      if (ids.every((id) => peers.some((p) => p.id === id && p.state === 'ready'))) return;
-      await tick();
-    }
-    throw new Error(`peers ${ids.join()} did not join`);
-  }
-
-  close(): void {
-    for (const ep of this.endpoints) ep.close();
-    this.router.close();
-  }
+/** Adds peer `id` to `net` with a link that honours own copies by default, says so, or cannot. */
+function addPeer(net: Net, id: number, copies: Copies, handlers: Record<string, AnyHandler>): Endpoint {
+  const Link = copies === 'off' ? NoCopiesLink : copies === 'on' ? CopiesLink : DirectLink;
+  return net.add(id, handlers, { link: (out) => new Link(out) });
 }
 
 function spec(ev: string, op: RequestSpec['op'], payload: unknown): RequestSpec {
@@ -108,7 +54,7 @@ const rich = (n: number) => ({ n, at: new Date(1_700_000_000_000 + n), tags: new
 async function scenario(copies: Copies) {
   const net = new Net();
   const seen = { note: [] as unknown[], ask: [] as unknown[], job: [] as unknown[], other: [] as unknown[] };
-  const sender = net.add(1, copies, {
+  const sender = addPeer(net, 1, copies, {
     note: (p) => void seen.note.push(p),
     ask: (p) => {
       seen.ask.push(p);
@@ -116,7 +62,7 @@ async function scenario(copies: Copies) {
     },
     job: (p) => void seen.job.push(p),
   });
-  net.add(2, copies, { note: (p) => void seen.other.push(p) });
+  addPeer(net, 2, copies, { note: (p) => void seen.other.push(p) });
   try {
     await net.ready(1, 2);
     const changed = (p: { n: number; list?: unknown[] }): void => {

@@ -43,6 +43,8 @@ const WIRE_ERROR = {
   sz: optional(num),
   lim: optional(num),
   wh: optional(oneOf('payload', 'result')),
+  /** For CB_CLOSED: why, when it is not the receiver's own bus that closed. */
+  rs: optional(str),
 } as const;
 
 /** An error as it travels. */
@@ -144,7 +146,8 @@ const WIRE_CODES: Partial<Record<ErrorCode, Mapping>> = {
   }),
   [ErrorCodes.CLOSED]: mapping({
     type: ClosedError,
-    rebuild: (_, at) => restoreMessage(new ClosedError(at.event, closedReason(at.message)), at.message),
+    fields: { rs: 'reason' },
+    rebuild: (e, at) => restoreMessage(new ClosedError(at.event, e.reason), at.message),
   }),
 };
 
@@ -251,13 +254,6 @@ function remoteInfo(r: Partial<RemoteErrorInfo>, message: string): RemoteErrorIn
   if (r.code !== undefined) remote.code = r.code;
   if (r.stack !== undefined) remote.stack = r.stack;
   return remote;
-}
-
-/** The reason a ClosedError's message starts with, unless it is the plain "bus closed". */
-function closedReason(message: string): string | undefined {
-  const end = message.indexOf(';');
-  const reason = end < 0 ? message : message.slice(0, end);
-  return reason === 'bus closed' ? undefined : reason;
 }
 
 function restoreMessage<E extends Error>(err: E, message: string): E {
