@@ -15,6 +15,7 @@ import { Router, type BrokerStats } from './core/router/router.js';
 import type { EndpointTransport, RouterTransport } from './core/transport.js';
 import { BadOptionsError } from './errors.js';
 import { ClusterEndpointTransport, ClusterRouterTransport } from './transports/cluster/cluster-transport.js';
+import { NatsFederation, type NatsStatus } from './transports/nats/federation.js';
 
 /** The bus of one process. */
 export interface ProcessBus {
@@ -22,7 +23,13 @@ export interface ProcessBus {
   readonly endpoint: Endpoint;
   /** Present where this process routes (the master). */
   readonly router: Router | undefined;
+  /** Present in a master whose bus reaches other hosts over NATS. */
+  readonly federation: NatsFederation | undefined;
+  /** Resolves once the bus can route: at once on one host; across machines, once joined. */
+  readonly ready: Promise<void>;
   close(): void;
+  /** Closes, and resolves once other hosts were told this one left (at most a second). */
+  leave(): Promise<void>;
 }
 
 let current: ProcessBus | undefined;
@@ -49,30 +56,66 @@ export function getBus(): ProcessBus {
   return current;
 }
 
-/** Counters of this process's bus, for tests and monitoring: the endpoint's, and the router's in the master. */
-export function busStats(): { endpoint: EndpointStats; broker?: BrokerStats } {
+/**
+ * Counters of this process's bus, for tests and monitoring: the endpoint's, the router's in the
+ * master, and the NATS side's (hosts, links) in a master whose bus reaches other hosts.
+ */
+export function busStats(): { endpoint: EndpointStats; broker?: BrokerStats; nats?: NatsStatus } {
   const bus = getBus();
-  return bus.router
-    ? { endpoint: bus.endpoint.stats(), broker: bus.router.stats() }
-    : { endpoint: bus.endpoint.stats() };
+  if (!bus.router) return { endpoint: bus.endpoint.stats() };
+  const stats = { endpoint: bus.endpoint.stats(), broker: bus.router.stats() };
+  return bus.federation ? { ...stats, nats: bus.federation.status() } : stats;
+}
+
+/**
+ * Resolves once this process's bus can route: at once on one machine; across machines, once
+ * this master is connected to NATS and knows every live host (`startCluster` waits for it
+ * before forking workers).
+ * @throws StartFailedError if NATS cannot be reached within `nats.connectTimeoutMs`.
+ */
+export function busReady(): Promise<void> {
+  return getBus().ready;
 }
 
 /** A routing process's bus: a router over `transport`, and this process's endpoint as peer 0. */
 export function createRouterBus(options: ResolvedBusOptions, transport: RouterTransport): ProcessBus {
   setLocalHost(options.host);
   const { router: linked, local } = withLocalPeer(transport);
-  const router = new Router(options, linked);
+  const federation = options.nats
+    ? new NatsFederation(
+        linked,
+        options.nats,
+        options.host,
+        options.logger,
+        options.maxPayloadBytes,
+        options.dedupeTtlMs,
+      )
+    : undefined;
+  const router = new Router(options, federation ?? linked);
   const endpoint = new Endpoint(LOCAL_PEER, options, local);
   endpoint.join();
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    endpoint.close();
+    router.close();
+    if (current === bus) current = undefined;
+  };
   const bus: ProcessBus = {
     options,
     endpoint,
     router,
+    federation,
+    ready: federation ? federation.joined : Promise.resolve(),
     close() {
-      endpoint.close();
-      router.close();
+      close();
+      (federation ?? linked).close();
+    },
+    async leave() {
+      close();
+      if (federation) await federation.leave();
       linked.close();
-      if (current === bus) current = undefined;
     },
   };
   return bus;
@@ -91,10 +134,16 @@ export function createEndpointBus(
     options,
     endpoint,
     router: undefined,
+    federation: undefined,
+    ready: Promise.resolve(),
     close() {
       endpoint.close();
       transport.close();
       if (current === bus) current = undefined;
+    },
+    leave() {
+      bus.close();
+      return Promise.resolve();
     },
   };
   return bus;

@@ -3,7 +3,12 @@
  * `docs/errors.md`; a test keeps the two in step.
  */
 
-import { localHost } from './core/peer-id.js';
+import { describePeer, localHost } from './core/peer-id.js';
+
+/** `worker 3`, or `worker 3 on host-b` for a worker on another host. */
+function peerName(worker: number, host: string | undefined): string {
+  return describePeer({ worker, host: host ?? localHost() });
+}
 
 /** The stable codes of the bus's errors. */
 export const ErrorCodes = {
@@ -55,13 +60,13 @@ export class BusError extends Error {
 /** A request did not settle before its deadline. */
 export class TimeoutError extends BusError {
   readonly timeoutMs: number;
-  constructor(event: string, timeoutMs: number, worker?: number) {
+  constructor(event: string, timeoutMs: number, worker?: number, host?: string) {
     super(
       ErrorCodes.TIMEOUT,
       worker === undefined
         ? `"${event}" timed out after ${timeoutMs} ms`
-        : `"${event}" timed out after ${timeoutMs} ms waiting for worker ${worker}`,
-      worker === undefined ? { event } : { event, worker },
+        : `"${event}" timed out after ${timeoutMs} ms waiting for ${peerName(worker, host)}`,
+      worker === undefined ? { event } : { event, worker, ...(host === undefined ? {} : { host }) },
     );
     this.timeoutMs = timeoutMs;
   }
@@ -76,11 +81,11 @@ export class NoHandlerError extends BusError {
 
 /** The worker that owed a reply exited, crashed or was replaced before answering. */
 export class WorkerExitedError extends BusError {
-  constructor(event: string, worker: number, reason?: string) {
+  constructor(event: string, worker: number, reason?: string, host?: string) {
     super(
       ErrorCodes.WORKER_EXITED,
-      `worker ${worker} exited before answering "${event}"${reason ? ` (${reason})` : ''}`,
-      { event, worker },
+      `${peerName(worker, host)} exited before answering "${event}"${reason ? ` (${reason})` : ''}`,
+      { event, worker, ...(host === undefined ? {} : { host }) },
     );
   }
 }
@@ -91,11 +96,24 @@ export class PayloadTooLargeError extends BusError {
   readonly limit: number;
   /** `payload` for what a caller sends, `result` for what a map handler returns. */
   readonly what: 'payload' | 'result';
-  constructor(event: string, what: 'payload' | 'result', size: number, limit: number, worker: number) {
+  /**
+   * @param limitName what the limit is when it is not the bus's own (e.g. "the NATS server's
+   *   max_payload, less the envelope"), named in the message.
+   */
+  constructor(
+    event: string,
+    what: 'payload' | 'result',
+    size: number,
+    limit: number,
+    worker: number,
+    host?: string,
+    limitName?: string,
+  ) {
     super(
       ErrorCodes.PAYLOAD_TOO_LARGE,
-      `${what} of "${event}" from worker ${worker} is ${size} bytes, over the limit of ${limit} bytes`,
-      { event, worker },
+      `${what} of "${event}" from ${peerName(worker, host)} is ${size} bytes, over the limit of ${limit} bytes` +
+        (limitName === undefined ? '' : ` (${limitName})`),
+      { event, worker, ...(host === undefined ? {} : { host }) },
     );
     this.size = size;
     this.limit = limit;
@@ -118,7 +136,7 @@ export interface RemoteErrorInfo {
  */
 export class HandlerError extends BusError {
   readonly remote: RemoteErrorInfo;
-  constructor(event: string, worker: number, remote: RemoteErrorInfo) {
+  constructor(event: string, worker: number, remote: RemoteErrorInfo, host?: string) {
     const cause = Object.assign(
       new Error(remote.message),
       { name: remote.name },
@@ -127,8 +145,8 @@ export class HandlerError extends BusError {
     if (remote.stack !== undefined) cause.stack = remote.stack;
     super(
       ErrorCodes.HANDLER_FAILED,
-      `handler of "${event}" on worker ${worker} failed: ${remote.name}: ${remote.message}`,
-      { event, worker, cause },
+      `handler of "${event}" on ${peerName(worker, host)} failed: ${remote.name}: ${remote.message}`,
+      { event, worker, cause, ...(host === undefined ? {} : { host }) },
     );
     this.remote = remote;
   }

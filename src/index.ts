@@ -3,8 +3,10 @@
  * This module is the public API; contract markers live in `clusterbus/contract`.
  */
 export { createMessenger, bindMessenger } from './messenger/messenger.js';
-export { configureBus, busStats } from './bus.js';
+export { configureBus, busStats, busReady } from './bus.js';
 export type { BusOptions } from './core/options.js';
+export type { NatsOptions } from './transports/nats/options.js';
+export type { NatsStatus, HostStatus } from './transports/nats/federation.js';
 export type { Logger } from './logger.js';
 export { stderrLogger, silentLogger } from './logger.js';
 export type { BrokerStats, PeerState } from './core/router/router.js';

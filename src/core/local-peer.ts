@@ -37,7 +37,12 @@ export function withLocalPeer(transport: RouterTransport): { router: RouterTrans
       routerEvents = undefined;
       transport.close();
     },
-    ...(transport.maxFrameBytes === undefined ? {} : { maxFrameBytes: transport.maxFrameBytes }),
+    get maxFrameBytes() {
+      return transport.maxFrameBytes;
+    },
+    get maxFrameName() {
+      return transport.maxFrameName;
+    },
   };
   const local: EndpointTransport = {
     connected: true,

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { BadOptionsError } from '../errors.js';
 import type { RouterTransport } from './transport.js';
 import { stderrLogger, type Logger } from '../logger.js';
+import { resolveNatsOptions, type NatsOptions, type ResolvedNatsOptions } from '../transports/nats/options.js';
 
 /** Options of the bus in this process; set them with `configureBus` before the first call. */
 export interface BusOptions {
@@ -46,10 +47,20 @@ export interface BusOptions {
    * whose workers talk over the cluster's channels. Default: the cluster transport.
    */
   transport?: RouterTransport;
+  /**
+   * Carries the bus across machines over NATS: this master joins the masters of the other
+   * hosts with the same `nats.namespace`, and `broadcast`, `consume` and `map` reach their
+   * workers too. Each host needs its own `host` name. Read in the master only; needs the
+   * optional packages `@nats-io/transport-node`. Default: off (one machine).
+   */
+  nats?: NatsOptions;
 }
 
 /** Options with every default applied. */
-export type ResolvedBusOptions = Required<Omit<BusOptions, 'transport'>> & { transport: RouterTransport | undefined };
+export type ResolvedBusOptions = Required<Omit<BusOptions, 'transport' | 'nats'>> & {
+  transport: RouterTransport | undefined;
+  nats: ResolvedNatsOptions | undefined;
+};
 
 export const DEFAULTS = {
   timeoutMs: 10_000,
@@ -96,5 +107,6 @@ export function resolveOptions(options: BusOptions = {}): ResolvedBusOptions {
     logger: options.logger ?? stderrLogger(),
     host: options.host ?? os.hostname(),
     transport: options.transport,
+    nats: options.nats === undefined ? undefined : resolveNatsOptions(options.nats),
   };
 }

@@ -18,7 +18,8 @@
  *    frame from it.
  * 4. Frame size. A transport MUST carry any frame whose payloads fit the bus's
  *    `maxPayloadBytes`, or declare a smaller `maxFrameBytes`, which the router then applies to
- *    requests that cross it (`PayloadTooLargeError` naming that limit).
+ *    requests that cross it (`PayloadTooLargeError` naming that limit): every request, or, on a
+ *    transport that names `remote` peers, the requests sent to one of those.
  * 5. Liveness. The transport is who reports a peer gone, exactly once per peer, with a
  *    reason a person can read (`exit code 1`, `killed by SIGKILL`, `host unreachable`). It
  *    MUST report a peer whose process ended within a second on one host, and SHOULD state its
@@ -35,7 +36,8 @@
  *    calls into the router, so that whatever supervises a peer, on any machine, drives them by
  *    talking to the peer.
  */
-import type { DownFrame, UpFrame } from './protocol/frames.js';
+import type { PeerId } from './peer-id.js';
+import type { DownFrame, UpFrame, WireError } from './protocol/frames.js';
 
 /** A peer's transport-level key: unique on this router for the router's life. */
 export type PeerKey = number;
@@ -54,6 +56,33 @@ export interface RouterTransport {
   close(): void;
   /** Largest frame the transport carries, in bytes, if below the bus's cap (rule 4). */
   readonly maxFrameBytes?: number;
+  /** What `maxFrameBytes` is, named in `PayloadTooLargeError` (e.g. "the NATS server's max_payload"). */
+  readonly maxFrameName?: string;
+  /**
+   * The host and worker of a peer on another host, or `undefined` for a peer on this one, whose
+   * key is then its worker id. A transport without it has only peers of this host.
+   */
+  remote?(peer: PeerKey): PeerId | undefined;
+  /**
+   * Where routers on several hosts agree who runs a run-once job (`dedupeKey`); without it, a
+   * job is once per router.
+   */
+  readonly sharedDedupe?: SharedDedupe | undefined;
+}
+
+/** A run-once job's fate as `SharedDedupe.claim` tells it. */
+export type SharedOutcome = { run: true } | { run: false; ok: true } | { run: false; ok: false; e: WireError };
+
+/** Run-once jobs once across the routers of several hosts. */
+export interface SharedDedupe {
+  /**
+   * Claims job `key` of event `ev`: resolves `{ run: true }` when this router is to run it
+   * (the first to ask, or taking over from a router that is gone), or the outcome another
+   * router recorded. Rejects with a `BusError` (a `TimeoutError` after `ms`).
+   */
+  claim(key: string, ev: string, ms: number): Promise<SharedOutcome>;
+  /** Records the outcome of a job this router ran, for the others. */
+  settle(key: string, outcome: { ok: boolean; e?: WireError }): void;
 }
 
 /** What a router transport reports. */

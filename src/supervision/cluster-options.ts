@@ -6,6 +6,7 @@ import os from 'node:os';
 import { BadOptionsError } from '../errors.js';
 import { stderrLogger, type Logger } from '../logger.js';
 import type { BusOptions } from '../core/options.js';
+import type { NatsStatus } from '../transports/nats/federation.js';
 import type { WorkerStatus } from './control.js';
 
 export type { WorkerStatus } from './control.js';
@@ -31,6 +32,11 @@ export interface ClusterStatus {
   readonly reloading: boolean;
   /** Every slot has a ready worker. */
   readonly healthy: boolean;
+  /**
+   * Across machines (bus option `nats`): the connection, and every other host with its
+   * workers, their states and the health of the link to it.
+   */
+  readonly nats?: NatsStatus;
 }
 
 /** The master's handle on the cluster, given to the `master` hook and returned by `startCluster`. */

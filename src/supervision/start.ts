@@ -55,10 +55,23 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   cluster.setupPrimary({ serialization: resolved.serialization, stdio: busPipeSettings().stdio });
   const bus = getBus();
   if (!bus.router) throw new StartFailedError('the master has no router');
-  const supervisor = new Supervisor(resolved, bus.router, (code) => {
+  // Across machines, workers are forked once this host knows every other one, so that nothing
+  // they send is routed on a partial membership.
+  try {
+    await bus.ready;
+  } catch (err) {
     bus.close();
-    process.exit(code);
-  });
+    throw err;
+  }
+  const federation = bus.federation;
+  const supervisor = new Supervisor(
+    resolved,
+    bus.router,
+    (code) => {
+      void bus.leave().finally(() => process.exit(code));
+    },
+    federation && (() => federation.status()),
+  );
   if (resolved.reloadSignal) {
     process.on(resolved.reloadSignal, () => {
       resolved.logger.info('reload requested by signal', { signal: resolved.reloadSignal });
@@ -70,10 +83,10 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
   if (resolved.handleSignals) {
     const stop = (signal: NodeJS.Signals): void => {
       resolved.logger.info('shutting down', { signal });
-      void supervisor.shutdown().then(() => {
-        bus.close();
-        process.exit(0);
-      });
+      void supervisor
+        .shutdown()
+        .then(() => bus.leave())
+        .finally(() => process.exit(0));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

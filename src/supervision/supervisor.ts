@@ -4,6 +4,7 @@
  * storm, rolls reloads one worker at a time, and shuts down gracefully.
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { NatsStatus } from '../transports/nats/federation.js';
 import type { Router } from '../core/router/router.js';
 import { busPipeSettings, pipeConfigured } from '../transports/cluster/bus-pipe.js';
 import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus } from './cluster-options.js';
@@ -99,6 +100,8 @@ export class Supervisor implements ClusterControl {
     private readonly options: ResolvedClusterOptions,
     private readonly router: Router,
     private readonly exit: (code: number) => void = (code) => process.exit(code),
+    /** The bus across machines, when it is on: its hosts and links, for `status()`. */
+    private readonly nats?: () => NatsStatus,
   ) {
     this.slots = Array.from({ length: options.workers }, (_, i) => ({
       index: i + 1,
@@ -150,6 +153,7 @@ export class Supervisor implements ClusterControl {
       slots,
       reloading: this.reloading !== undefined,
       healthy: slots.every((s) => s.state === 'up'),
+      ...(this.nats ? { nats: this.nats() } : {}),
     };
   }
 

@@ -1,6 +1,6 @@
 // The routing and failure scenarios every transport must pass (core/transport.ts states the
 // rules). Each transport's test file runs them all with its own harness.
-import type { ExecutionContext, TestFn } from 'ava';
+import type { ExecutionContext } from 'ava';
 import {
   ClosedError,
   MapError,
@@ -22,7 +22,12 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms =
   }
 }
 
-export function conformance(test: TestFn, harness: Harness): void {
+/** What the scenarios need of ava's `test`: serial tests (a NATS run wraps it to skip without a server). */
+interface SerialTests {
+  serial(title: string, impl: (t: ExecutionContext) => Promise<void>): void;
+}
+
+export function conformance(test: SerialTests, harness: Harness): void {
   const scenario = (
     title: string,
     workers: number,

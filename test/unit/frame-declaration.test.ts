@@ -38,12 +38,14 @@ const values: Record<string, [good: unknown, bad: unknown]> = {
   dk: ['k', 7],
   mr: [5, -5],
   from: [2, '2'],
+  fh: ['host-b', 2],
   ok: [true, 'true'],
   e: [{ c: 'CB_TIMEOUT', m: 'late' }, 'boom'],
   r: [
     [
       [1, true, '{}'],
       [2, false, { c: 'CB_TIMEOUT', m: 'late' }],
+      [1, true, '{}', 'host-b'],
     ],
     {},
   ],

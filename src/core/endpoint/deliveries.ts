@@ -43,7 +43,7 @@ export class Deliveries {
       event: call.ev,
       op: opNames[call.op],
       from: call.from,
-      fromHost: host,
+      fromHost: call.fh ?? host,
       worker: this.worker,
       host,
     };

@@ -113,15 +113,16 @@ export class PendingCalls {
     const host = localHost();
     for (const outcome of frame.r) {
       const worker = outcome[0];
+      const at = outcome[3] ?? host;
       if (outcome[1]) {
         try {
-          settled.push({ worker, host, ok: true, value: decode(outcome[2], p.ev, worker) });
+          settled.push({ worker, host: at, ok: true, value: decode(outcome[2], p.ev, worker) });
         } catch (err) {
-          settled.push({ worker, host, ok: false, error: err as BusError });
+          settled.push({ worker, host: at, ok: false, error: err as BusError });
         }
       } else {
         const error = errorFromWire(outcome[2], p.ev);
-        settled.push({ worker, host: error.host ?? host, ok: false, error });
+        settled.push({ worker, host: error.host ?? at, ok: false, error });
       }
     }
     if (p.op === 'mapSettled') return p.resolve(settled);

@@ -50,12 +50,16 @@ const wireOp = oneOf('b', 'c', 'm');
 /** Operations as they travel: broadcast, consume, map (`mapSettled` is a `map` on the wire). */
 export type WireOp = ValueOf<typeof wireOp>;
 
-/** One worker's outcome of a map: `[worker, true, encodedResult]` or `[worker, false, error]`. */
-export type WireOutcome = [worker: number, ok: true, p: string] | [worker: number, ok: false, e: WireError];
+/**
+ * One worker's outcome of a map: `[worker, true, encodedResult]` or `[worker, false, error]`,
+ * plus the worker's host when it is not the receiver's own.
+ */
+export type WireOutcome =
+  [worker: number, ok: true, p: string, host?: string] | [worker: number, ok: false, e: WireError, host?: string];
 const wireOutcome = custom<WireOutcome>(
   (v) =>
     Array.isArray(v) &&
-    v.length === 3 &&
+    (v.length === 3 || (v.length === 4 && typeof v[3] === 'string')) &&
     Number.isSafeInteger(v[0]) &&
     ((v[1] === true && typeof v[2] === 'string') || (v[1] === false && isWireError(v[2]))),
 );
@@ -143,6 +147,8 @@ export const FRAMES = {
       /** A broadcast run's payloads, in order (broadcast only). */
       ps: optional(payloads(run)),
       from: int,
+      /** The caller's host, when it is not the receiver's own. */
+      fh: optional(str),
       /** Result limit in bytes (map). */
       mr: optional(posInt),
       /**

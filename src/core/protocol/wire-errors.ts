@@ -78,6 +78,8 @@ export interface WireContext {
   /** As it travelled: absent when the error named no worker. */
   readonly worker: number | undefined;
   readonly message: string;
+  /** As it travelled: absent for this process's own host. */
+  readonly host: string | undefined;
 }
 
 /** One error code's entry: see `mapping`. */
@@ -121,24 +123,27 @@ const WIRE_CODES: Partial<Record<ErrorCode, Mapping>> = {
     source: (e: HandlerError) => e.remote,
     // The wire's message is the handler's own; the HandlerError's is rebuilt around it.
     fields: { m: 'message', n: 'name', x: 'code', s: 'stack' },
-    rebuild: (r, at) => new HandlerError(at.event, at.worker ?? 0, remoteInfo(r, at.message)),
+    rebuild: (r, at) => new HandlerError(at.event, at.worker ?? 0, remoteInfo(r, at.message), at.host),
   }),
   [ErrorCodes.TIMEOUT]: mapping({
     type: TimeoutError,
     fields: { ms: 'timeoutMs' },
-    rebuild: (e, at) => new TimeoutError(at.event, e.timeoutMs ?? 0, at.worker),
+    rebuild: (e, at) => restoreMessage(new TimeoutError(at.event, e.timeoutMs ?? 0, at.worker, at.host), at.message),
   }),
   [ErrorCodes.PAYLOAD_TOO_LARGE]: mapping({
     type: PayloadTooLargeError,
     fields: { sz: 'size', lim: 'limit', wh: 'what' },
     rebuild: (e, at) =>
-      new PayloadTooLargeError(at.event, e.what ?? 'payload', e.size ?? 0, e.limit ?? 0, at.worker ?? 0),
+      restoreMessage(
+        new PayloadTooLargeError(at.event, e.what ?? 'payload', e.size ?? 0, e.limit ?? 0, at.worker ?? 0, at.host),
+        at.message,
+      ),
   }),
   [ErrorCodes.NO_HANDLER]: mapping({ type: NoHandlerError, rebuild: (_, at) => new NoHandlerError(at.event) }),
   [ErrorCodes.WORKER_EXITED]: mapping({
     type: WorkerExitedError,
     // The exit reason is only in the message, which travels whole.
-    rebuild: (_, at) => restoreMessage(new WorkerExitedError(at.event, at.worker ?? 0), at.message),
+    rebuild: (_, at) => restoreMessage(new WorkerExitedError(at.event, at.worker ?? 0, undefined, at.host), at.message),
   }),
   [ErrorCodes.BAD_PAYLOAD]: mapping({
     type: BadPayloadError,
@@ -229,7 +234,7 @@ function safeString(v: unknown): string {
 
 /** Rebuilds the typed error a wire error stands for. */
 export function errorFromWire(w: WireError, fallbackEvent: string): BusError {
-  const at: WireContext = { event: w.ev ?? fallbackEvent, worker: w.w, message: w.m };
+  const at: WireContext = { event: w.ev ?? fallbackEvent, worker: w.w, message: w.m, host: w.h };
   const entry = mappingOf(w.c);
   const err = entry
     ? entry.rebuild(readExtras(w, entry.fields), at)

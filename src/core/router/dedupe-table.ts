@@ -78,6 +78,11 @@ export class DedupeTable<Job, Outcome> {
     this.arm();
   }
 
+  /** Forgets a running job without recording an outcome: its next caller runs it again. */
+  abandon(key: string): void {
+    this.running.delete(key);
+  }
+
   /** The jobs still running. */
   jobs(): IterableIterator<Job> {
     return this.running.values();

@@ -39,7 +39,14 @@ export class Membership<D> {
   /** Ready peers with a handler, per event, sorted; dropped whenever membership changes. */
   private readonly routes = new Map<string, number[]>();
 
-  constructor(private readonly log: Logger) {}
+  /**
+   * @param order how routes and `list()` order peers; default: by key, which on one host is
+   *   the worker id.
+   */
+  constructor(
+    private readonly log: Logger,
+    private readonly order: (a: number, b: number) => number = (a, b) => a - b,
+  ) {}
 
   get(id: number): Peer<D> | undefined {
     return this.peers.get(id);
@@ -53,9 +60,9 @@ export class Membership<D> {
     return this.departed.has(id);
   }
 
-  /** Every peer, by id. */
+  /** Every peer, in route order. */
   list(): Peer<D>[] {
-    return [...this.peers.values()].sort((a, b) => a.id - b.id);
+    return [...this.peers.values()].sort((a, b) => this.order(a.id, b.id));
   }
 
   /**
@@ -121,13 +128,13 @@ export class Membership<D> {
     return peer;
   }
 
-  /** Ready peers that handle `ev`, by id, less `exclude`. */
+  /** Ready peers that handle `ev`, in route order, less `exclude`. */
   routable(ev: string, exclude?: Set<number>): number[] {
     let ids = this.routes.get(ev);
     if (!ids) {
       ids = [];
       for (const p of this.peers.values()) if (p.state === 'ready' && p.handlers.has(ev)) ids.push(p.id);
-      ids.sort((a, b) => a - b);
+      ids.sort(this.order);
       this.routes.set(ev, ids);
     }
     return exclude && exclude.size > 0 ? ids.filter((id) => !exclude.has(id)) : ids;

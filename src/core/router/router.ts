@@ -22,7 +22,7 @@ import { Acks } from './acks.js';
 import { Membership, type Peer as MemberPeer, type PeerState } from './membership.js';
 
 export type { PeerState } from './membership.js';
-import { localHost } from '../peer-id.js';
+import { comparePeers, localHost, type PeerId } from '../peer-id.js';
 import type { RouterTransport } from '../transport.js';
 import type { Logger } from '../../logger.js';
 import type { ResolvedBusOptions } from '../options.js';
@@ -96,6 +96,8 @@ interface DedupeWaiter {
 interface DedupeEntry {
   readonly key: string;
   waiters: DedupeWaiter[];
+  /** This router claimed it across hosts (`SharedDedupe`), and records its outcome there. */
+  shared: boolean;
 }
 
 type DedupeOutcome = { ok: true } | { ok: false; e: WireError };
@@ -122,13 +124,15 @@ export interface BrokerStats {
   staleReplies: number;
   /** Consumes handed to a second worker after the first one exited. */
   redelivered: number;
-  /** Peers by state. */
+  /** Peers by state, by host and worker id (`id` is the worker id on its host). */
   peers: { id: number; host: string; state: PeerState; handlers: string[]; owed: number }[];
 }
 
 /** The router of one bus (in the master). It holds every routing rule; its transport moves frames. */
 export class Router {
   private readonly members: Membership<Delivery>;
+  /** The host and worker of a peer on another host (see `RouterTransport.remote`). */
+  private readonly remoteOf: ((peer: number) => PeerId | undefined) | undefined;
   private readonly acks: Acks;
   private readonly requests = new Map<number, Request>();
   private readonly deliveries = new Map<number, Delivery>();
@@ -149,7 +153,14 @@ export class Router {
     if (!req) return;
     req.timed = false;
     if (req.op === 'm') this.timeoutMap(req);
-    else this.failConsume(req, new TimeoutError(req.ev, req.ms, req.delivery?.peer));
+    else {
+      const peer = req.delivery?.peer;
+      const err =
+        peer === undefined
+          ? new TimeoutError(req.ev, req.ms)
+          : new TimeoutError(req.ev, req.ms, this.workerOf(peer), this.hostOf(peer));
+      this.failConsume(req, err);
+    }
   });
 
   /** Binds to `transport` at once: from then on it reports peers and frames to this router. */
@@ -159,7 +170,10 @@ export class Router {
     private readonly log: Logger = options.logger,
   ) {
     this.dedupe = new DedupeTable(options.dedupeTtlMs, options.maxDedupeKeys);
-    this.members = new Membership(log);
+    this.remoteOf = transport.remote?.bind(transport);
+    const named =
+      this.remoteOf && ((key: number): PeerId => this.remoteOf?.(key) ?? { host: localHost(), worker: key });
+    this.members = new Membership(log, named && ((a, b) => comparePeers(named(a), named(b))));
     this.acks = new Acks((peer, frame) => transport.send(peer, frame));
     transport.bind({
       onPeerStarting: (peer) => this.peerStarting(peer),
@@ -170,6 +184,36 @@ export class Router {
 
   private send(peer: number, frame: DownFrame): void {
     this.transport.send(peer, frame);
+  }
+
+  /** A peer's worker id on its host (its key, for a peer of this host). */
+  private workerOf(peer: number): number {
+    return this.remoteOf?.(peer)?.worker ?? peer;
+  }
+
+  /** A peer's host, when it is not this one. */
+  private hostOf(peer: number): string | undefined {
+    return this.remoteOf?.(peer)?.host;
+  }
+
+  /** A map target's outcome, naming the peer by worker id and, on another host, by host. */
+  private outcome(peer: number, ok: boolean, x: string | WireError): WireOutcome {
+    const remote = this.remoteOf?.(peer);
+    const worker = remote ? remote.worker : peer;
+    if (remote) return (ok ? [worker, true, x, remote.host] : [worker, false, x, remote.host]) as WireOutcome;
+    return (ok ? [worker, true, x] : [worker, false, x]) as WireOutcome;
+  }
+
+  /** The limit of a frame that crosses to `peer`, if the transport has one and the frame crosses. */
+  private crossLimit(peer: number): number | undefined {
+    const limit = this.transport.maxFrameBytes;
+    if (limit === undefined || limit >= this.options.maxPayloadBytes) return undefined;
+    return this.remoteOf === undefined || this.remoteOf(peer) !== undefined ? limit : undefined;
+  }
+
+  private tooLargeToCross(ev: string, size: number, limit: number, from: number): WireError {
+    const err = new PayloadTooLargeError(ev, 'payload', size, limit, from, undefined, this.transport.maxFrameName);
+    return errorToWire(err, ev, from);
   }
 
   /** A peer exists but has not joined yet: requests with no handler wait for it a while. */
@@ -199,9 +243,10 @@ export class Router {
     for (const delivery of [...peer.owed]) {
       this.deliveries.delete(delivery.id);
       const req = delivery.request;
-      const err = new WorkerExitedError(req.ev, id, reason);
+      const worker = this.workerOf(id);
+      const err = new WorkerExitedError(req.ev, worker, reason, this.hostOf(id));
       if (req.op === 'm') {
-        this.settleSlot(req, delivery.slot, [id, false, errorToWire(err, req.ev, id)]);
+        this.settleSlot(req, delivery.slot, this.outcome(id, false, errorToWire(err, req.ev, worker)));
         this.maybeFinishMap(req);
       } else {
         req.delivery = undefined;
@@ -283,8 +328,8 @@ export class Router {
       staleReplies: this.staleReplies,
       redelivered: this.redelivered,
       peers: this.members.list().map((p) => ({
-        id: p.id,
-        host: localHost(),
+        id: this.workerOf(p.id),
+        host: this.hostOf(p.id) ?? localHost(),
         state: p.state,
         handlers: [...p.handlers].sort(),
         owed: p.owed.size,
@@ -361,6 +406,13 @@ export class Router {
     if (f.ps !== undefined) call.ps = f.ps;
     const count = f.ps?.length ?? 1;
     const targets = this.members.routable(f.ev);
+    // All or nothing: a run too large to reach one target reaches none.
+    for (const id of targets) {
+      const limit = this.crossLimit(id);
+      if (limit === undefined) continue;
+      const size = f.ps === undefined ? exceeds(f.p, limit) : firstOversized(f.ps, limit);
+      if (size !== undefined) return this.sendDone(from, f.id, this.tooLargeToCross(f.ev, size, limit, from));
+    }
     for (const id of targets) {
       // A sender that kept its own copies gets its delivery without the payloads, at the
       // same place in its stream, so it still runs them in the order the master routed.
@@ -405,9 +457,30 @@ export class Router {
       entry.waiters.push(waiter);
       return;
     }
-    entry = { key: dkey, waiters: [waiter] };
+    entry = { key: dkey, waiters: [waiter], shared: false };
     this.dedupe.start(dkey, entry);
-    this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, entry);
+    const shared = this.transport.sharedDedupe;
+    if (!shared) return this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, entry);
+    const job = entry;
+    shared.claim(dkey, f.ev, ms).then(
+      (claim) => {
+        if (this.closed || this.dedupe.job(dkey) !== job) return;
+        if (!claim.run) return this.settleDedupe(job, claim.ok ? { ok: true } : { ok: false, e: claim.e });
+        job.shared = true;
+        this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, job);
+      },
+      (err: unknown) => {
+        if (this.closed || this.dedupe.job(dkey) !== job) return;
+        // Not an outcome of the job: its next caller asks again.
+        this.dedupe.abandon(dkey);
+        const e = errorToWire(err, f.ev, 0);
+        for (const w of job.waiters) {
+          clearTimeout(w.timer);
+          this.sendDone(w.peer, w.id, e);
+        }
+        job.waiters = [];
+      },
+    );
   }
 
   private startConsume(
@@ -444,7 +517,19 @@ export class Router {
   }
 
   private routeConsume(req: ConsumeRequest): void {
-    const candidates = this.members.routable(req.ev, req.tried);
+    let candidates = this.members.routable(req.ev, req.tried);
+    const reachable = candidates.filter((id) => this.fits(req, id));
+    if (reachable.length < candidates.length) {
+      if (reachable.length === 0) {
+        const id = candidates[0] as number;
+        const limit = this.crossLimit(id) as number;
+        return this.failConsumeWire(
+          req,
+          this.tooLargeToCross(req.ev, exceeds(req.p, limit) ?? 0, limit, req.caller ?? 0),
+        );
+      }
+      candidates = reachable;
+    }
     if (candidates.length === 0) {
       if (this.refusing === undefined && this.members.someoneStarting()) {
         req.parked = true;
@@ -458,6 +543,12 @@ export class Router {
     const peer = candidates[turn % candidates.length] as number;
     req.tried.add(peer);
     req.delivery = this.deliver(req, peer);
+  }
+
+  /** Whether the request's payload fits the frames that reach `peer`. */
+  private fits(req: Request, peer: number): boolean {
+    const limit = this.crossLimit(peer);
+    return limit === undefined || exceeds(req.p, limit) === undefined;
   }
 
   private map(from: number, f: RequestFrame): void {
@@ -505,9 +596,22 @@ export class Router {
     req.parked = false;
     req.left = targets.length;
     for (let slot = 0; slot < targets.length; slot++) {
+      const id = targets[slot] as number;
       req.outcomes.push(undefined);
-      req.deliveries.push(this.deliver(req, targets[slot] as number, slot));
+      if (this.fits(req, id)) {
+        req.deliveries.push(this.deliver(req, id, slot));
+        continue;
+      }
+      // Too large for the link to that peer: its slot fails, the others run.
+      const limit = this.crossLimit(id) as number;
+      req.deliveries.push(undefined);
+      this.settleSlot(
+        req,
+        slot,
+        this.outcome(id, false, this.tooLargeToCross(req.ev, exceeds(req.p, limit) ?? 0, limit, req.caller ?? 0)),
+      );
     }
+    this.maybeFinishMap(req);
   }
 
   private deliver(req: Request, peer: number, slot = 0): Delivery {
@@ -554,13 +658,14 @@ export class Router {
     if (req.op === 'm') {
       if (f.ok) {
         const size = exceeds(f.p as string, req.mr);
-        const outcome: WireOutcome =
-          size === undefined
-            ? [from, true, f.p as string]
-            : [from, false, errorToWire(new PayloadTooLargeError(req.ev, 'result', size, req.mr, from), req.ev, from)];
-        this.settleSlot(req, delivery.slot, outcome);
+        if (size === undefined) this.settleSlot(req, delivery.slot, this.outcome(from, true, f.p as string));
+        else {
+          const worker = this.workerOf(from);
+          const err = new PayloadTooLargeError(req.ev, 'result', size, req.mr, worker, this.hostOf(from));
+          this.settleSlot(req, delivery.slot, this.outcome(from, false, errorToWire(err, req.ev, worker)));
+        }
       } else {
-        this.settleSlot(req, delivery.slot, [from, false, f.e as WireError]);
+        this.settleSlot(req, delivery.slot, this.outcome(from, false, f.e as WireError));
       }
       this.maybeFinishMap(req);
       return;
@@ -625,6 +730,7 @@ export class Router {
   }
 
   private settleDedupe(entry: DedupeEntry, outcome: DedupeOutcome): void {
+    if (entry.shared) this.transport.sharedDedupe?.settle(entry.key, outcome);
     this.dedupe.settle(entry.key, outcome);
     const waiters = entry.waiters;
     entry.waiters = [];
@@ -645,8 +751,9 @@ export class Router {
       if (!delivery) continue;
       this.undeliver(delivery);
       const peer = delivery.peer;
-      const err = errorToWire(new TimeoutError(req.ev, req.ms, peer), req.ev, peer);
-      this.settleSlot(req, delivery.slot, [peer, false, err]);
+      const worker = this.workerOf(peer);
+      const err = errorToWire(new TimeoutError(req.ev, req.ms, worker, this.hostOf(peer)), req.ev, worker);
+      this.settleSlot(req, delivery.slot, this.outcome(peer, false, err));
     }
     this.maybeFinishMap(req);
   }
@@ -662,7 +769,7 @@ export class Router {
   private maybeFinishMap(req: MapRequest): void {
     if (req.left > 0 || !this.requests.has(req.key)) return;
     this.finish(req);
-    // Targets were routed in worker-id order, so the outcomes already are.
+    // Targets were routed in (host, worker id) order, so the outcomes already are.
     const r = req.outcomes as WireOutcome[];
     if (req.caller !== undefined) this.send(req.caller, { cb: PROTOCOL_VERSION, t: 'mapped', id: req.callerId, r });
   }

@@ -44,12 +44,27 @@ interface Layout {
 /** Whether every outcome succeeded: failed ones carry their error in the header, so only those runs share one. */
 const allSucceeded = (r: unknown): boolean => Array.isArray(r) && r.length > 0 && r.every((o: WireOutcome) => o[1]);
 
-/** Whether two outcome lists name the same workers in the same order. */
+/** Whether two outcome lists name the same workers (on the same hosts) in the same order. */
 function sameWorkers(a: WireOutcome[], b: WireOutcome[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if ((a[i] as WireOutcome)[0] !== (b[i] as WireOutcome)[0]) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as WireOutcome;
+    const y = b[i] as WireOutcome;
+    if (x[0] !== y[0] || x[3] !== y[3]) return false;
+  }
   return true;
 }
+
+/** A successful outcome in a header: `[worker, true]`, or `[worker, true, host]` for another host's worker. */
+const headerOutcome = (o: WireOutcome): unknown[] => (o[3] === undefined ? [o[0], true] : [o[0], true, o[3]]);
+
+/** Whether `o` is a successful outcome as a header holds it (its result travelling as a payload). */
+const isHeaderSuccess = (o: unknown): o is [unknown, true] | [unknown, true, string] =>
+  Array.isArray(o) && o[1] === true && (o.length === 2 || (o.length === 3 && typeof o[2] === 'string'));
+
+/** The outcome of a header's successful `o` with its result put back. */
+const withResult = (o: [unknown, true] | [unknown, true, string], p: string): unknown[] =>
+  o.length === 2 ? [o[0], true, p] : [o[0], true, p, o[2]];
 
 /** Moves the results of successful outcomes to `payloads`. */
 function takeResults(r: WireOutcome[], payloads: string[]): void {
@@ -57,7 +72,7 @@ function takeResults(r: WireOutcome[], payloads: string[]): void {
 }
 
 /** A run header's outcomes: the workers, each `[worker, true]`, their results travelling as payloads. */
-const headerOutcomes = (r: WireOutcome[]): unknown[] => r.map((o) => [o[0], true]);
+const headerOutcomes = (r: WireOutcome[]): unknown[] => r.map(headerOutcome);
 
 /** The one field of a role in a frame's declaration, if any. */
 function fieldOf(t: string, spec: FrameSpec, role: Role): string | undefined {
@@ -246,7 +261,7 @@ function writeRecord(parts: string[], frame: AnyFrame): number {
       [layout.outcomes]: (f[layout.outcomes] as WireOutcome[]).map((o): unknown => {
         if (o[1]) {
           list.push(o[2]);
-          return [o[0], true];
+          return headerOutcome(o);
         }
         return o;
       }),
@@ -440,15 +455,11 @@ export function readBatch(batch: string): { frames: unknown[]; complete: boolean
   return { frames, complete: true };
 }
 
-/** The workers of a run header's outcomes (`[worker, true]` each), or `undefined` if malformed. */
-function successfulWorkers(r: unknown): unknown[] | undefined {
+/** A run header's outcomes (each successful, in header form), or `undefined` if malformed. */
+function successfulWorkers(r: unknown): ([unknown, true] | [unknown, true, string])[] | undefined {
   if (!Array.isArray(r) || r.length === 0) return undefined;
-  const workers: unknown[] = [];
-  for (const o of r) {
-    if (!Array.isArray(o) || o.length !== 2 || o[1] !== true) return undefined;
-    workers.push(o[0]);
-  }
-  return workers;
+  for (const o of r) if (!isHeaderSuccess(o)) return undefined;
+  return r as ([unknown, true] | [unknown, true, string])[];
 }
 
 /**
@@ -474,7 +485,8 @@ function expandRun(h: Loose, ids: unknown, payloads: string[]): unknown[] | unde
     let payload: unknown = payloads[i];
     if (workers !== undefined) {
       const outcomes: unknown[] = [];
-      for (let w = 0; w < per; w++) outcomes.push([workers[w], true, payloads[i * per + w]]);
+      for (let w = 0; w < per; w++)
+        outcomes.push(withResult(workers[w] as [unknown, true], payloads[i * per + w] as string));
       payload = outcomes;
     }
     frames.push(runCode.rebuild(h, ids[i], i, payload));
@@ -496,9 +508,9 @@ function attachPayloads(layout: Layout, header: unknown, payloads: string[] | st
     let next = 0;
     const r: unknown[] = [];
     for (const o of outcomes as unknown[]) {
-      if (Array.isArray(o) && o[1] === true && o.length === 2) {
+      if (isHeaderSuccess(o)) {
         if (next >= payloads.length) return undefined;
-        r.push([o[0], true, payloads[next++]] as WireOutcome);
+        r.push(withResult(o, payloads[next++] as string));
       } else {
         r.push(o);
       }
