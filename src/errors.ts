@@ -208,10 +208,21 @@ export class BadOptionsError extends BusError {
   }
 }
 
-/** The worker lost its channel to the master. */
+/**
+ * The worker lost its channel to the master; or, across machines, the master cannot reach the
+ * host of a target worker now (not connected to NATS, and its link to that host is full).
+ */
 export class NotConnectedError extends BusError {
-  constructor(event: string) {
-    super(ErrorCodes.NOT_CONNECTED, `cannot send "${event}": this worker is not connected to the master`, { event });
+  /**
+   * @param reason why, when it is not this worker's own channel.
+   * @param peer the unreachable worker and its host, when one is named.
+   */
+  constructor(event: string, reason?: string, peer?: { worker: number; host: string }) {
+    super(
+      ErrorCodes.NOT_CONNECTED,
+      `cannot send "${event}": ${reason ?? 'this worker is not connected to the master'}`,
+      peer === undefined ? { event } : { event, worker: peer.worker, host: peer.host },
+    );
   }
 }
 

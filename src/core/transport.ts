@@ -64,6 +64,12 @@ export interface RouterTransport {
    */
   remote?(peer: PeerKey): PeerId | undefined;
   /**
+   * Why `peer` cannot take new work now, if it cannot (its host unreachable and the link to it
+   * full): requests that would go to it fail at once with `NotConnectedError` instead of
+   * queueing without bound.
+   */
+  unreachable?(peer: PeerKey): string | undefined;
+  /**
    * Where routers on several hosts agree who runs a run-once job (`dedupeKey`); without it, a
    * job is once per router.
    */

@@ -31,6 +31,25 @@ export interface HostOptions {
   readonly env?: Record<string, string>;
 }
 
+export interface FloodResult {
+  sent: number;
+  failed: number;
+  errors: string[];
+  ms: number;
+  /** The master's largest RSS and heap growth while it flooded, in bytes. */
+  peakRssGrowth: number;
+  peakHeapGrowth: number;
+}
+
+export interface MapLoopResult {
+  calls: number;
+  failures: string[];
+  /** The slowest call, in ms. */
+  slowest: number;
+  /** How many calls got each number of answers. */
+  sizes: Record<string, number>;
+}
+
 /** What a host's master answers to `call`. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: Record<string, unknown> };
 
@@ -51,6 +70,12 @@ export interface Host {
   status(): Promise<Record<string, unknown>>;
   /** Resolves once its master's router knows `count` workers, on any host, ready with handlers. */
   peers(count: number): Promise<number>;
+  /** Broadcasts `hosts.note` from the master: texts `<tag><i>`, about `bytes` long. */
+  flood(options: { count: number; tag: string; bytes?: number; inflight?: number }): Promise<FloodResult>;
+  /** Maps `hosts.who` from the master in a loop for `ms`. */
+  mapLoop(ms: number): Promise<MapLoopResult>;
+  /** `busStats()` of the master. */
+  stats(): Promise<Record<string, unknown>>;
   /** SIGKILLs one of its workers; resolves with the worker's pid. */
   killWorker(worker: number): Promise<number>;
   /** Sends a signal to the whole host (master and workers). */
@@ -138,6 +163,9 @@ export async function startHost(t: ExecutionContext, options: HostOptions): Prom
     workers,
     call: (op, ev, payload, opts) => ask({ cmd: 'call', op, ev, payload, ...(opts ? { opts } : {}) }),
     status: async () => (await value({ cmd: 'status' })) as Record<string, unknown>,
+    flood: async (options) => (await value({ cmd: 'flood', ...options })) as FloodResult,
+    mapLoop: async (ms) => (await value({ cmd: 'map-loop', ms })) as MapLoopResult,
+    stats: async () => (await value({ cmd: 'stats' })) as Record<string, unknown>,
     peers: async (count) => (await value({ cmd: 'peers', worker: count })) as number,
     killWorker: async (worker) => (await value({ cmd: 'kill-worker', worker })) as number,
     signal(signal) {

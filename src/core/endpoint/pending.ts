@@ -122,7 +122,8 @@ export class PendingCalls {
         }
       } else {
         const error = errorFromWire(outcome[2], p.ev);
-        settled.push({ worker, host: error.host ?? at, ok: false, error });
+        // The slot's own host: the error may name another (a payload too large names its sender).
+        settled.push({ worker, host: outcome[3] ?? error.host ?? host, ok: false, error });
       }
     }
     if (p.op === 'mapSettled') return p.resolve(settled);

@@ -11,6 +11,7 @@ import {
   ErrorCodes,
   HandlerError,
   NoHandlerError,
+  NotConnectedError,
   PayloadTooLargeError,
   TimeoutError,
   WorkerExitedError,
@@ -148,6 +149,19 @@ const WIRE_CODES: Partial<Record<ErrorCode, Mapping>> = {
   [ErrorCodes.BAD_PAYLOAD]: mapping({
     type: BadPayloadError,
     rebuild: (_, at) => new BadPayloadError(at.message, { event: at.event, worker: at.worker ?? 0 }),
+  }),
+  [ErrorCodes.NOT_CONNECTED]: mapping({
+    type: NotConnectedError,
+    // The reason is only in the message, which travels whole.
+    rebuild: (_, at) =>
+      restoreMessage(
+        new NotConnectedError(
+          at.event,
+          undefined,
+          at.worker === undefined ? undefined : { worker: at.worker, host: at.host ?? localHost() },
+        ),
+        at.message,
+      ),
   }),
   [ErrorCodes.CLOSED]: mapping({
     type: ClosedError,

@@ -12,6 +12,7 @@ import type { BusError } from '../../errors.js';
 import {
   ClosedError,
   NoHandlerError,
+  NotConnectedError,
   PayloadTooLargeError,
   TimeoutError,
   WorkerExitedError,
@@ -211,6 +212,15 @@ export class Router {
     return this.remoteOf === undefined || this.remoteOf(peer) !== undefined ? limit : undefined;
   }
 
+  /** The error of a request that cannot reach `peer` now, if it cannot (see `RouterTransport.unreachable`). */
+  private cannotReach(ev: string, peer: number): WireError | undefined {
+    const why = this.transport.unreachable?.(peer);
+    if (why === undefined) return undefined;
+    const worker = this.workerOf(peer);
+    const err = new NotConnectedError(ev, why, { worker, host: this.hostOf(peer) ?? localHost() });
+    return errorToWire(err, ev, worker);
+  }
+
   private tooLargeToCross(ev: string, size: number, limit: number, from: number): WireError {
     const err = new PayloadTooLargeError(ev, 'payload', size, limit, from, undefined, this.transport.maxFrameName);
     return errorToWire(err, ev, from);
@@ -406,8 +416,11 @@ export class Router {
     if (f.ps !== undefined) call.ps = f.ps;
     const count = f.ps?.length ?? 1;
     const targets = this.members.routable(f.ev);
-    // All or nothing: a run too large to reach one target reaches none.
+    // All or nothing: a run too large to reach one target, or sent to one that cannot take
+    // it now, reaches none.
     for (const id of targets) {
+      const unreachable = this.cannotReach(f.ev, id);
+      if (unreachable) return this.sendDone(from, f.id, unreachable);
       const limit = this.crossLimit(id);
       if (limit === undefined) continue;
       const size = f.ps === undefined ? exceeds(f.p, limit) : firstOversized(f.ps, limit);
@@ -518,10 +531,12 @@ export class Router {
 
   private routeConsume(req: ConsumeRequest): void {
     let candidates = this.members.routable(req.ev, req.tried);
-    const reachable = candidates.filter((id) => this.fits(req, id));
+    const reachable = candidates.filter((id) => this.fits(req, id) && this.transport.unreachable?.(id) === undefined);
     if (reachable.length < candidates.length) {
       if (reachable.length === 0) {
         const id = candidates[0] as number;
+        const unreachable = this.cannotReach(req.ev, id);
+        if (unreachable) return this.failConsumeWire(req, unreachable);
         const limit = this.crossLimit(id) as number;
         return this.failConsumeWire(
           req,
@@ -598,6 +613,12 @@ export class Router {
     for (let slot = 0; slot < targets.length; slot++) {
       const id = targets[slot] as number;
       req.outcomes.push(undefined);
+      const unreachable = this.cannotReach(req.ev, id);
+      if (unreachable) {
+        req.deliveries.push(undefined);
+        this.settleSlot(req, slot, this.outcome(id, false, unreachable));
+        continue;
+      }
       if (this.fits(req, id)) {
         req.deliveries.push(this.deliver(req, id, slot));
         continue;

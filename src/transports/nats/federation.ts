@@ -211,6 +211,16 @@ export class NatsFederation implements RouterTransport {
     else then();
   }
 
+  unreachable(peer: PeerKey): string | undefined {
+    if (peer < REMOTE_BASE || this.connected) return undefined;
+    const remote = this.remotePeers.get(peer);
+    if (!remote?.host.out.congested) return undefined;
+    return (
+      `host ${remote.host.name} cannot be reached now: this host is not connected to NATS and ` +
+      `${remote.host.out.inFlightBytes} bytes to it wait for an acknowledgement (linkWindowBytes ${this.options.linkWindowBytes})`
+    );
+  }
+
   get sharedDedupe(): KvDedupe | undefined {
     return this.kvDedupe;
   }
@@ -397,7 +407,7 @@ export class NatsFederation implements RouterTransport {
           true,
         );
       } else {
-        host.out.tick(now);
+        host.out.tick(now, host.lastHeard);
       }
     }
     for (const [key, at] of this.fenced) if (now - at > 10 * 60_000) this.fenced.delete(key);

@@ -104,15 +104,17 @@ export class OutLink {
   }
 
   /**
-   * Called periodically: data unacknowledged through a silence is sent again, backing off, so
-   * that a host that is slow (or stopped) is not flooded with copies.
+   * Called periodically. Data still unacknowledged a while after the receiver was last heard
+   * from was lost on the way (between servers of a NATS cluster, where neither side
+   * reconnects) and is sent again, backing off. A receiver that is silent too (stopped, or
+   * gone) gets no copies: they would only pile up in the server's buffer for it.
    */
-  tick(now: number): void {
+  tick(now: number, lastHeard: number): void {
     if (this.unacked.length === 0) {
       this.progressAt = now;
       return;
     }
-    if (now - this.progressAt < this.resendAfterMs) return;
+    if (now - this.progressAt < this.resendAfterMs || lastHeard <= this.progressAt) return;
     this.resend();
     this.resendAfterMs = Math.min(this.resendAfterMs * 2, 8 * this.baseResendMs);
   }
