@@ -52,38 +52,32 @@ export async function connectNats(options: ResolvedNatsOptions, name: string): P
         `install it: npm install ${PACKAGE}`,
     );
   }
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new StartFailedError(
-            `no NATS server answered within ${options.connectTimeoutMs} ms (servers: ${options.servers.join(', ')})`,
-          ),
-        ),
-      options.connectTimeoutMs,
-    );
-  });
-  const connecting = mod.connect({
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-    reconnectJitter: 100,
-    pingInterval: 5_000,
-    maxPingOut: 2,
-    waitOnFirstConnect: true,
-    timeout: options.connectTimeoutMs,
-    ...options.connection,
-    servers: options.servers,
-  });
-  try {
-    return await Promise.race([connecting, timeout]);
-  } catch (err) {
-    // A connection that succeeds after the deadline must not linger.
-    connecting.then((nc) => nc.close()).catch(() => undefined);
-    if (err instanceof StartFailedError) throw err;
-    throw new StartFailedError(`cannot connect to NATS (servers: ${options.servers.join(', ')}): ${String(err)}`);
-  } finally {
-    clearTimeout(timer);
+  // The first connection is retried here rather than by the client (`waitOnFirstConnect`),
+  // whose retries cannot be stopped when the deadline passes.
+  const deadline = Date.now() + options.connectTimeoutMs;
+  let last: unknown;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    try {
+      return await mod.connect({
+        name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        reconnectJitter: 100,
+        pingInterval: 5_000,
+        maxPingOut: 2,
+        ...options.connection,
+        timeout: Math.max(100, Math.min(left, 2_000)),
+        servers: options.servers,
+      });
+    } catch (err) {
+      last = err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now()))));
+    }
   }
+  throw new StartFailedError(
+    `no NATS server answered within ${options.connectTimeoutMs} ms (servers: ${options.servers.join(', ')})` +
+      (last === undefined ? '' : `: ${String(last)}`),
+  );
 }
