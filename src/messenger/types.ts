@@ -30,15 +30,18 @@ export type MapEvents<Events> = KeysOfKind<Events, 'map'>;
 /** Names of every event of a contract. */
 export type EventName<Events> = keyof Events & string;
 
-/** The payload type of event `E`. */
-export type PayloadOf<Events, E extends keyof Events> = Events[E] extends { readonly payload: infer P } ? P : never;
+/** Each event's payload, as its contract declares it. */
+type Payloads<Events> = { [K in keyof Events]: Events[K] extends { readonly payload: infer P } ? P : never };
+
 /**
- * What a sender must pass for `E`. For one event it is `PayloadOf<Events, E>`; for a union of
- * events (an `event` argument typed `'a' | 'b'`) it is a payload that fits every one of them,
- * since the argument does not say which event is sent.
+ * The payload type of event `E`: what a sender passes, and what its handlers receive. For a
+ * union of events (an `event` argument typed `'a' | 'b'`) it is a payload that fits every one
+ * of them, since the argument does not say which event is sent. The messenger's methods take
+ * exactly this type, so a generic wrapper (`<E extends BroadcastEvents<Events>>(e: E, p:
+ * PayloadOf<Events, E>)`) passes its arguments on as they are.
  */
-type SendPayload<Events, E extends keyof Events> = (
-  E extends unknown ? (payload: PayloadOf<Events, E>) => void : never
+export type PayloadOf<Events, E extends keyof Events> = (
+  E extends unknown ? (payload: Payloads<Events>[E]) => void : never
 ) extends (payload: infer P) => void
   ? P
   : never;
@@ -62,11 +65,21 @@ export type HandlerReturn<Events, E extends keyof Events> = Events[E] extends { 
   ? Awaitable<ResultOf<Events, E>>
   : unknown;
 
-/** A handler of event `E`. */
-export type Handler<Events, E extends keyof Events & string> = (
-  payload: PayloadOf<Events, E>,
-  ctx: HandlerContext<E>,
-) => HandlerReturn<Events, E>;
+/** Each event's handler type. */
+type Handlers<Events> = {
+  [K in keyof Events & string]: (
+    payload: Payloads<Events>[K],
+    ctx: HandlerContext<K>,
+  ) => Events[K] extends { readonly [eventKind]: 'map'; readonly result: infer R } ? Awaitable<R> : unknown;
+};
+
+/**
+ * A handler of event `E`. An indexed access into one function type per event, not a function
+ * type whose return is computed from `E`: so the compiler checks a handler's result against the
+ * event's declared result as it types it, and a literal (`status: 'ok'`), a tuple or a member of
+ * a discriminated union keeps its type instead of widening to `string` or an array.
+ */
+export type Handler<Events, E extends keyof Events & string> = Handlers<Events>[E];
 
 /** Per-call options of `consume`. */
 export interface ConsumeOptions {
@@ -98,14 +111,14 @@ export interface Messenger<Events extends EventMap<Events>> {
    * at the handler argument.
    * @returns a function that removes the handler.
    */
-  on<E extends EventName<Events>>(event: E, handler: Handler<Events, NoInfer<E>>): () => void;
+  on<E extends EventName<Events>>(event: E, handler: NoInfer<Handler<Events, E>>): () => void;
   /** Removes a handler registered with `on`. */
-  off<E extends EventName<Events>>(event: E, handler: Handler<Events, NoInfer<E>>): void;
+  off<E extends EventName<Events>>(event: E, handler: NoInfer<Handler<Events, E>>): void;
   /**
    * Delivers `payload` to every ready worker with a handler, the sender included.
    * Settles once the master has accepted the message.
    */
-  broadcast<E extends BroadcastEvents<Events>>(event: E, payload: SendPayload<Events, E>): Promise<void>;
+  broadcast<E extends BroadcastEvents<Events>>(event: E, payload: PayloadOf<Events, E>): Promise<void>;
   /**
    * Runs the task on exactly one ready worker with a handler (round-robin). Settles when
    * that handler finished, or rejects with its error, a `TimeoutError`, a
@@ -113,7 +126,7 @@ export interface Messenger<Events extends EventMap<Events>> {
    */
   consume<E extends ConsumeEvents<Events>>(
     event: E,
-    payload: SendPayload<Events, E>,
+    payload: PayloadOf<Events, E>,
     options?: ConsumeOptions,
   ): Promise<void>;
   /**
@@ -122,13 +135,13 @@ export interface Messenger<Events extends EventMap<Events>> {
    */
   map<E extends MapEvents<Events>>(
     event: E,
-    payload: SendPayload<Events, E>,
+    payload: PayloadOf<Events, E>,
     options?: MapOptions,
   ): Promise<ResultOf<Events, E>[]>;
   /** Like `map`, but resolves to one outcome per worker and never rejects for one worker's failure. */
   mapSettled<E extends MapEvents<Events>>(
     event: E,
-    payload: SendPayload<Events, E>,
+    payload: PayloadOf<Events, E>,
     options?: MapOptions,
   ): Promise<Settled<ResultOf<Events, E>>[]>;
 }

@@ -25,5 +25,16 @@ export interface HandlerContext<E extends string = string> {
  * (host, worker) order: by host name, then worker id (on one machine: worker-id order).
  */
 export type Settled<R> =
-  | { readonly worker: number; readonly host: string; readonly ok: true; readonly value: R }
+  | {
+      readonly worker: number;
+      readonly host: string;
+      readonly ok: true;
+      readonly value: R;
+      /**
+       * Never set on a success. Declared so that `else r.error` after `if (r.ok)` compiles in
+       * projects without `strictNullChecks`, where the compiler does not narrow the `else`
+       * branch by `ok`.
+       */
+      readonly error?: undefined;
+    }
   | { readonly worker: number; readonly host: string; readonly ok: false; readonly error: BusError };
