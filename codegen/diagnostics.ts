@@ -37,6 +37,8 @@ export const Code = {
   Syntax: 'CBG013',
   /** An event interface that extends another interface. */
   ExtendsInterface: 'CBG014',
+  /** A `Consume` or `Broadcast` given a result type where its options go (a result needs `MapCall`). */
+  ResultOnConsume: 'CBG015',
 
   /** No contract file matches the given files or globs. */
   NoContracts: 'CBG101',

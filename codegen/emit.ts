@@ -39,7 +39,7 @@ export interface EmitOptions {
 
 const WIDTH = 120;
 /** Names the generated module declares or imports itself. */
-const RESERVED = new Set(['Events', 'Messenger', 'createMessenger', 'messenger']);
+const RESERVED = new Set(['Events', 'Messenger', 'InSyncWithContract', 'createMessenger', 'messenger', 'events']);
 const NAMESPACE = 'contract';
 
 /** The source of the `.bus.ts` module of `model`. */
@@ -55,7 +55,7 @@ export function emitContract(model: ContractModel, options: EmitOptions): string
     `${GENERATED_MARKER} from ${contractPath}`,
     '// Do not edit: change the contract and run `clusterbus gen`.',
     `import { createMessenger } from ${quote(RUNTIME_MODULE)};`,
-    `import type { Messenger } from ${quote(RUNTIME_MODULE)};`,
+    `import type { InSyncWithContract, Messenger } from ${quote(RUNTIME_MODULE)};`,
     ...(useNamespace
       ? [`import type * as ${NAMESPACE} from ${quote(importPath)};`]
       : importLines('import type', names, importPath)),
@@ -63,8 +63,16 @@ export function emitContract(model: ContractModel, options: EmitOptions): string
     '/** Every event of the contract. */',
     ...typeAlias('export type Events =', refs),
     '',
+    "/** Each event's kind and contract options, as the run time needs them. */",
+    'const events = {',
+    ...model.events.flatMap((e) => entry(e, '  ')),
+    '} as const;',
+    '',
+    '// Does not compile once the contract changed after this file was generated: run `clusterbus gen`.',
+    'true satisfies InSyncWithContract<Events, typeof events>;',
+    '',
     '/** The typed messenger of the contract: the same object works in the master and in every worker. */',
-    ...messengerCall(options.source, model.events),
+    ...messengerCall(options.source),
     '',
   ];
   return lines.join('\n');
@@ -95,11 +103,11 @@ function typeAlias(head: string, refs: readonly string[]): string[] {
   return [head, ...broken('  ', '    ')];
 }
 
-function messengerCall(source: string, events: readonly EventModel[]): string[] {
+function messengerCall(source: string): string[] {
   const head = 'export const messenger: Messenger<Events> = createMessenger<Events>(';
-  const hugged = `${head}${quote(source)}, {`;
-  if (hugged.length <= WIDTH) return [hugged, ...events.flatMap((e) => entry(e, '  ')), '});'];
-  return [head, `  ${quote(source)},`, '  {', ...events.flatMap((e) => entry(e, '    ')), '  },', ');'];
+  const flat = `${head}${quote(source)}, events);`;
+  if (flat.length <= WIDTH) return [flat];
+  return [head, `  ${quote(source)},`, '  events,', ');'];
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `clusterbus gen --watch`: runs the generator, then again whenever a contract or a file it
- * imports changes (fs.watch on their directories, debounced). Contract errors are printed
- * and the watcher keeps running.
+ * imports changes, or one of its outputs is deleted (fs.watch on their directories,
+ * debounced). Contract errors are printed and the watcher keeps running.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,10 +49,14 @@ export function watch(options: GenerateOptions, report: (result: GenerateResult 
     }
   };
 
-  const schedule = (filename: string | null): void => {
+  const schedule = (filename: string | null, dir?: string): void => {
     if (closed) return;
-    // Our own outputs (and their temporary files) do not trigger a run.
-    if (filename !== null && (filename.endsWith(OUTPUT_SUFFIX) || filename.endsWith('.tmp'))) return;
+    // Our own writes (outputs and their temporary files) do not trigger a run; an output that
+    // was deleted does, and is written again.
+    if (filename !== null && filename.endsWith('.tmp')) return;
+    if (filename !== null && filename.endsWith(OUTPUT_SUFFIX)) {
+      if (dir === undefined || fs.existsSync(path.join(dir, filename))) return;
+    }
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(run, DEBOUNCE_MS);
   };
@@ -62,6 +66,7 @@ export function watch(options: GenerateOptions, report: (result: GenerateResult 
     for (const pattern of options.patterns) dirs.add(globBase(pattern, options.cwd));
     for (const file of result?.contracts ?? []) dirs.add(path.dirname(file));
     for (const file of result?.dependencies ?? []) dirs.add(path.dirname(file));
+    for (const write of result?.plan ?? []) dirs.add(path.dirname(write.file));
     for (const [dir, watcher] of watchers) {
       if (!dirs.has(dir)) {
         watcher.close();
@@ -72,7 +77,7 @@ export function watch(options: GenerateOptions, report: (result: GenerateResult 
       if (watchers.has(dir)) continue;
       try {
         const watcher = fs.watch(dir, { persistent: true }, (_event, filename) => {
-          schedule(filename === null ? null : String(filename));
+          schedule(filename === null ? null : String(filename), dir);
         });
         watcher.on('error', () => {
           watcher.close();

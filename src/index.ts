@@ -27,6 +27,8 @@ export type {
   PayloadOf,
   ResultOf,
   EventTable,
+  EventTableInput,
+  InSyncWithContract,
   EventSpec,
   EventSpecOf,
 } from './messenger/types.js';

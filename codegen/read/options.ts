@@ -43,6 +43,15 @@ export function readOptions(
     );
     return [];
   }
+  if (kind !== 'map' && looksLikeAResult(checker, type)) {
+    ctx.report(
+      Code.ResultOnConsume,
+      `event '${event}': a ${marker} has no result: its second type argument is its options (${Object.keys(allowed).join(', ')}), ` +
+        `and ${checker.typeToString(type)} has none of them; for one answer per worker, declare it MapCall<Payload, Result>`,
+      ctx.loc(node),
+    );
+    return [];
+  }
   const values = new Map<OptionName, number | boolean>();
   for (const property of checker.getPropertiesOfType(type)) {
     const name = property.getName();
@@ -113,4 +122,13 @@ export function readOptions(
 function isOnly(type: ts.Type, flags: ts.TypeFlags): boolean {
   if (type.isUnion()) return type.types.every((t) => isOnly(t, flags));
   return (type.flags & flags) !== 0;
+}
+
+/** Every option name of every kind, lower-cased: a near miss of one is a typo, not a result type. */
+const ANY_OPTION = new Set(Object.values(EVENT_OPTIONS).flatMap((o) => Object.keys(o).map((n) => n.toLowerCase())));
+
+/** Whether options `type` has properties, none of them an option of any kind: a result type in the wrong place. */
+function looksLikeAResult(checker: ts.TypeChecker, type: ts.Type): boolean {
+  const names = checker.getPropertiesOfType(type).map((p) => p.getName().toLowerCase());
+  return names.length > 0 && names.every((n) => !ANY_OPTION.has(n));
 }

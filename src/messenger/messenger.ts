@@ -7,7 +7,7 @@ import { getBus } from '../bus.js';
 import type { AnyHandler, Endpoint, RequestBase, RequestSpec } from '../core/endpoint/endpoint.js';
 import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from '../errors.js';
 import { isPositiveInt, type ResolvedBusOptions } from '../core/options.js';
-import type { EventMap, EventSpec, EventTable, Messenger } from './types.js';
+import type { EventMap, EventSpec, EventTable, EventTableInput, Messenger } from './types.js';
 
 /** Every event this process has loaded from a contract, and which contract declared it. */
 const loaded = new Map<string, { source: string; spec: EventSpec }>();
@@ -18,12 +18,13 @@ const kindOfOp = { broadcast: 'broadcast', consume: 'consume', map: 'map', mapSe
  * Creates the typed messenger of a contract. Generated code calls this; you normally
  * import the generated `messenger` instead.
  * @param source - the contract file, for error messages.
- * @param table - each event's kind and contract options.
+ * @param table - each event's kind and contract options (the generated file checks that it has
+ *   every event of the contract, with its options: `InSyncWithContract`).
  * @throws ContractConflictError if another loaded contract declares one of the events differently.
  */
 export function createMessenger<Events extends EventMap<Events>>(
   source: string,
-  table: EventTable<Events>,
+  table: EventTableInput<Events>,
 ): Messenger<Events> {
   for (const [event, spec] of Object.entries(table) as [string, EventSpec][]) {
     const seen = loaded.get(event);
@@ -32,7 +33,7 @@ export function createMessenger<Events extends EventMap<Events>>(
     }
     loaded.set(event, { source, spec });
   }
-  const messenger = build<Events>(table, () => getBus());
+  const messenger = build<Events>(table as EventTable<Events>, () => getBus());
   tables.set(messenger, table as EventTable<never>);
   return messenger;
 }

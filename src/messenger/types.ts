@@ -201,6 +201,61 @@ export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
 /** The run-time table of a contract's events. */
 export type EventTable<Events> = { readonly [K in keyof Events]: EventSpecOf<Events[K]> };
 
+/**
+ * What `createMessenger` takes: each event's spec, its kind tied to the contract's. Whether
+ * the table has every event of the contract, and exactly the contract's options, is checked
+ * by `InSyncWithContract` in the generated file, whose error says what changed.
+ */
+export type EventTableInput<Events> = { readonly [K in keyof Events]?: EventSpecOf<Events[K]> };
+
+type OptionName = 'timeoutMs' | 'redeliver' | 'maxPayloadBytes' | 'maxResultBytes';
+/** The value the contract gives option `O` of event `Ev`, or `undefined` if it gives none. */
+type DeclaredOption<Ev, O extends OptionName> = Ev extends { readonly options: infer Opts }
+  ? O extends keyof Opts
+    ? Opts[O]
+    : undefined
+  : undefined;
+/** The value a generated table gives option `O` in spec `S`, or `undefined`. */
+type TableOption<S, O extends OptionName> = O extends keyof S ? S[O] : undefined;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Shown<V> = V extends undefined ? 'unset' : V extends string | number | boolean ? `${V}` : 'set';
+type Stale = 'run `clusterbus gen`';
+/** The kind the contract gives event `Ev`. */
+type KindOf<Ev> = Ev extends { readonly [eventKind]: infer Kind } ? Kind : never;
+
+/** How event `K` of a generated table `T` differs from the contract, as messages; `never` if it does not. */
+type EventDrift<Events, T, K extends keyof Events & keyof T & string> = T[K] extends { readonly kind: infer Kind }
+  ? Same<Kind, KindOf<Events[K]>> extends false
+    ? `event ${K} is a ${Kind & string} in this generated file but a ${KindOf<Events[K]> & string} in the contract: ${Stale}`
+    : {
+        [O in OptionName]: Same<DeclaredOption<Events[K], O>, TableOption<T[K], O>> extends true
+          ? never
+          : `event ${K} has ${O} ${Shown<TableOption<T[K], O>>} in this generated file but ${Shown<DeclaredOption<Events[K], O>>} in the contract: ${Stale}`;
+      }[OptionName]
+  : never;
+
+type Missing<Events, T> = Exclude<keyof Events & string, keyof T>;
+type Extra<Events, T> = Exclude<keyof T & string, keyof Events>;
+type Drift<Events, T> =
+  | ([Missing<Events, T>] extends [never]
+      ? never
+      : `event ${Missing<Events, T>} is in the contract but not in this generated file: ${Stale}`)
+  | ([Extra<Events, T>] extends [never]
+      ? never
+      : `event ${Extra<Events, T>} is in this generated file but no longer in the contract: ${Stale}`)
+  | { [K in keyof Events & keyof T & string]: EventDrift<Events, T, K> }[keyof Events & keyof T & string];
+
+/**
+ * `true` when a generated event table (`T`, written `as const`) has exactly the contract's
+ * events, kinds and options; otherwise messages naming each difference and saying to run
+ * `clusterbus gen`. A generated file checks itself with `true satisfies InSyncWithContract<…>`,
+ * so a file older than its contract does not compile.
+ */
+export type InSyncWithContract<Events, T> = [Drift<Events, T>] extends [never]
+  ? true
+  : // A template literal, so that the compiler's message spells the differences out.
+    `${Drift<Events, T>}`;
+
 /** Any event spec, as the run time sees it. */
 export type EventSpec = EventSpecOf<AnyEvent>;
 

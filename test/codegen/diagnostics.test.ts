@@ -37,6 +37,13 @@ const expectations: Readonly<Record<string, readonly Expected[]>> = {
     ['CBG006', 12, 42, "option 'timeoutMs' must be a positive integer, not 0"],
     ['CBG006', 13, 59, "option 'maxPayloadBytes' must be a positive integer, not 1.5"],
     ['CBG006', 14, 69, "option 'timeoutMs' must be a positive integer, not -1"],
+    [
+      'CBG015',
+      15,
+      46,
+      "event 'consume.result': a Consume has no result: its second type argument is its options (timeoutMs, redeliver, maxPayloadBytes), and { priceCents: number; } has none of them; for one answer per worker, declare it MapCall<Payload, Result>",
+    ],
+    ['CBG015', 16, 50, "event 'broadcast.result': a Broadcast has no result"],
   ],
   'not-serializable.contract.ts': [
     ['CBG007', 11, 20, "event 'nested.function': payload.deep.handler is a function"],

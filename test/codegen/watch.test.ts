@@ -95,10 +95,16 @@ test('codegen watch - regenerates on change, prints contract errors and keeps ru
 
     // Fixing the contract regenerates again.
     fs.writeFileSync(contract, contractSource('AppEvents', { 'a.three': 'MapCall<{ id: string }, number>' }));
-    await stdout.waitFor(/updated contracts\/app\.bus\.ts\n/, at);
+    at = await stdout.waitFor(/updated contracts\/app\.bus\.ts\n/, at);
     t.true(
       fs.readFileSync(output, 'utf8').includes("'a.three': { kind: 'map', plainPayload: true, plainResult: true },"),
     );
+
+    // A deleted output is written again.
+    const current = fs.readFileSync(output, 'utf8');
+    fs.unlinkSync(output);
+    await stdout.waitFor(/created contracts\/app\.bus\.ts\n/, at);
+    t.is(fs.readFileSync(output, 'utf8'), current);
   } finally {
     await stop(child);
   }
