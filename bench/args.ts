@@ -1,17 +1,28 @@
 /** The command line of `npm run bench`. */
 import {
   CLUSTER_MODES,
+  HOST_SYSTEMS,
   PAYLOADS,
   SYSTEMS,
   TOOL_MODES,
   type ClusterMode,
+  type HostSystemName,
   type PayloadKind,
   type SystemName,
   type ToolMode,
 } from './protocol.js';
 
-export type Mode = ClusterMode | ToolMode;
-export const MODES: readonly Mode[] = [...CLUSTER_MODES, ...TOOL_MODES];
+/**
+ * `hosts` is the whole hosts section (every mode of it, and `host-death`); `consume-latency`
+ * and `host-death` exist only there. A cluster mode selects its rows in both sections.
+ */
+export type SectionMode = 'consume-latency' | 'hosts' | 'host-death';
+export type Mode = ClusterMode | SectionMode | ToolMode;
+export const MODES: readonly Mode[] = [...CLUSTER_MODES, 'consume-latency', 'hosts', 'host-death', ...TOOL_MODES];
+
+/** Any system: of the cluster rows or of the hosts section. */
+export type AnySystemName = SystemName | HostSystemName;
+export const ALL_SYSTEMS: readonly AnySystemName[] = [...SYSTEMS, ...HOST_SYSTEMS];
 
 export interface Options {
   readonly quick: boolean;
@@ -19,7 +30,7 @@ export interface Options {
   /** Rounds of every cluster row (and repeats of every tooling measurement). */
   readonly rounds: number;
   readonly modes: readonly Mode[];
-  readonly systems: readonly SystemName[];
+  readonly systems: readonly AnySystemName[];
   readonly payloads: readonly PayloadKind[];
   /** Only what was given on the command line, to print the command that reruns one row. */
   readonly given: { readonly quick: boolean; readonly workers?: number; readonly rounds?: number };
@@ -27,17 +38,23 @@ export interface Options {
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-Runs relay, think, superjson-relay and clusterbus side by side, in interleaved rounds, then
-times \`clusterbus gen\` and \`tsc\` on generated contracts. Writes bench/results/<timestamp>.jsonl.
+Runs relay, think, superjson-relay, clusterbus and clusterbus+nats side by side on one
+machine, then two hosts of clusterbus over NATS against the NATS client used directly
+(clusterbus-nats, raw-nats), in interleaved rounds; then times \`clusterbus gen\` and \`tsc\` on
+generated contracts. Writes bench/results/<timestamp>.jsonl.
 
 Options:
-  --quick             fewer rounds and smaller counts (about a minute)
-  --workers N         workers per cluster (default 2)
+  --quick             fewer rounds and smaller counts (under two minutes)
+  --workers N         workers per cluster of the cluster rows (default 2; a host has 2)
   --rounds N          rounds per row (default 5, quick 2)
   --only a,b          modes: ${MODES.join(', ')}
-  --systems a,b       systems: ${SYSTEMS.join(', ')}
+                      (a cluster mode runs in both sections; hosts = the whole hosts section)
+  --systems a,b       systems: ${ALL_SYSTEMS.join(', ')}
   --payloads a,b      payloads: ${PAYLOADS.join(', ')}
   -h, --help          this help
+
+  npm run bench -- --only hosts                    the hosts section only
+  npm run bench -- --systems clusterbus,clusterbus+nats --only map
 `;
 
 export class UsageError extends Error {}
@@ -65,7 +82,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
   let workers: number | undefined;
   let rounds: number | undefined;
   let modes: Mode[] = [...MODES];
-  let systems: SystemName[] = [...SYSTEMS];
+  let systems: AnySystemName[] = [...ALL_SYSTEMS];
   let payloads: PayloadKind[] = [...PAYLOADS];
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i] ?? '';
@@ -89,7 +106,7 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
         modes = list(flag, value(), MODES);
         break;
       case '--systems':
-        systems = list(flag, value(), SYSTEMS);
+        systems = list(flag, value(), ALL_SYSTEMS);
         break;
       case '--payloads':
         payloads = list(flag, value(), PAYLOADS);
@@ -113,12 +130,21 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
   };
 }
 
-/** The `npm run bench` command that reruns only `mode` (and `payload`) with these options. */
-export function rerunCommand(options: Options, mode: Mode, payload?: PayloadKind): string {
+/**
+ * The `npm run bench` command that reruns only `mode` (and `payload`) with these options; for
+ * a row, `systems` keeps it to its section (a cluster mode runs in both).
+ */
+export function rerunCommand(
+  options: Options,
+  mode: Mode,
+  payload?: PayloadKind,
+  systems?: readonly AnySystemName[],
+): string {
   const parts = ['npm run bench --'];
   if (options.quick) parts.push('--quick');
   parts.push('--workers', String(options.workers), '--rounds', String(options.rounds), '--only', mode);
   if (payload) parts.push('--payloads', payload);
-  if (options.systems.length !== SYSTEMS.length) parts.push('--systems', options.systems.join(','));
+  const chosen = systems ?? options.systems;
+  if (chosen.length !== ALL_SYSTEMS.length) parts.push('--systems', chosen.join(','));
   return parts.join(' ');
 }

@@ -27,6 +27,8 @@ export async function runClusterRows(
   rows: readonly Row[],
   onRow: (outcome: RowOutcome) => void,
   log: (line: string) => void,
+  /** More environment for a system's master (`clusterbus+nats`: its NATS server). */
+  envFor: (system: SystemName) => Readonly<Record<string, string>> = () => ({}),
 ): Promise<RowOutcome[]> {
   const needed = [...new Set(rows.flatMap((r) => r.systems))];
   const clusters = new Map<SystemName, ClusterHandle>();
@@ -35,7 +37,7 @@ export async function runClusterRows(
   const timeoutMs = options.quick ? 30_000 : 60_000;
 
   const start = async (s: SystemName): Promise<void> => {
-    const handle = new ClusterHandle(s, options.workers);
+    const handle = new ClusterHandle(s, options.workers, envFor(s));
     clusters.set(s, handle);
     try {
       const pids = await handle.ready;

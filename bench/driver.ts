@@ -27,12 +27,14 @@ export class ClusterHandle {
   constructor(
     readonly system: SystemName,
     readonly workers: number,
+    /** More environment for the master (`clusterbus+nats`: its NATS server and names). */
+    env: Readonly<Record<string, string>> = {},
   ) {
     this.child = track(
       spawn(process.execPath, [...NODE_FLAGS, MASTER, system, String(workers)], {
         cwd: REPO,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, CLUSTERBUS_LOG: process.env.CLUSTERBUS_LOG ?? 'error' },
+        env: { ...process.env, CLUSTERBUS_LOG: process.env.CLUSTERBUS_LOG ?? 'error', ...env },
       }),
     );
     this.ready = new Promise<number[]>((resolve, reject) => {

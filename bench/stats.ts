@@ -36,3 +36,11 @@ export function formatMillis(v: number | undefined): string {
 export function formatRatio(v: number | undefined): string {
   return v === undefined ? '—' : `${v.toFixed(2)}x`;
 }
+
+/** p50, p99 and mean of per-call latencies (sorts `lat` in place). */
+export function percentiles(lat: Float64Array): { p50: number; p99: number; mean: number } {
+  lat.sort();
+  const at = (p: number): number => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(p * lat.length) - 1))] ?? 0;
+  const mean = lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length);
+  return { p50: at(0.5), p99: at(0.99), mean };
+}

@@ -3,6 +3,9 @@
  * channel. It sets up the system's master side, forks the workers (bench/cluster/worker.ts),
  * and runs the measurements the driver asks for. Workers exit with it (a cluster worker
  * exits when its channel to the master closes); it exits when the driver goes away.
+ *
+ * In the hosts section (bench/hosts) a master is one host of several, and a measurement spans
+ * them all: the driver asks each master for its steps one by one (`ctl`: arm, go, poll).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
@@ -10,13 +13,16 @@ import {
   isControl,
   type ControlDown,
   type ControlUp,
+  type CtlAnswer,
+  type CtlOp,
   type DriverToMaster,
+  type MasterSystem,
   type MasterToDriver,
   type MeasureResult,
   type MeasureSpec,
-  type SystemName,
 } from '../protocol.js';
 import { loadSystem } from '../systems/index.js';
+import type { MasterSide } from '../systems/types.js';
 
 /** How long receivers may take to count the last delivery once the sender finished. */
 const DRAIN_TIMEOUT_MS = 60_000;
@@ -24,7 +30,7 @@ const DRAIN_TIMEOUT_MS = 60_000;
 const SEND_TIMEOUT_MS = 120_000;
 const POLL_MS = 10;
 
-const name = process.argv[2] as SystemName;
+const name = process.argv[2] as MasterSystem;
 const size = Number(process.argv[3]);
 const workers: Worker[] = [];
 let stopping = false;
@@ -116,6 +122,33 @@ async function measure(spec: MeasureSpec): Promise<MeasureResult> {
   }
 }
 
+/** One step of a measurement that spans several processes (the hosts section). */
+async function step(side: MasterSide, ctl: CtlOp): Promise<CtlAnswer> {
+  switch (ctl.op) {
+    case 'arm':
+      await Promise.all(workers.map((w) => ask(w, { t: 'arm' })));
+      return { op: 'armed' };
+    case 'poll': {
+      const c = await pollAll();
+      return { op: 'count', count: c.count, last: String(c.last), bad: c.bad };
+    }
+    case 'go': {
+      const sender = workers[0];
+      if (!sender) throw new Error('no workers');
+      const sent = await ask(sender, { t: 'go', spec: ctl.spec, workers: ctl.workers }, SEND_TIMEOUT_MS);
+      if (sent.t !== 'sent') throw new Error(`unexpected answer '${sent.t}' to go`);
+      const { bench: _b, q: _q, t: _t, ...report } = sent;
+      return { op: 'sent', ...report };
+    }
+    case 'peers':
+      if (!side.peers) throw new Error(`${name} cannot tell its peers`);
+      return { op: 'peers', ...side.peers() };
+    case 'death-watch':
+      if (!side.watchHostDeath) throw new Error(`${name} cannot watch a host die`);
+      return { op: 'death', ...(await side.watchHostDeath(ctl.host, ctl.timeoutMs)) };
+  }
+}
+
 async function pollAll(): Promise<{ count: number; last: bigint; bad: number }> {
   const answers = await Promise.all(workers.map((w) => ask(w, { t: 'poll' })));
   let count = 0;
@@ -174,6 +207,13 @@ async function main(): Promise<void> {
 
   process.on('message', (m: DriverToMaster) => {
     if (m.t === 'stop') stop(0);
+    if (m.t === 'ctl') {
+      step(side, m.ctl).then(
+        (answer) => toDriver({ t: 'ctl', q: m.q, ok: true, answer }),
+        (err: unknown) =>
+          toDriver({ t: 'ctl', q: m.q, ok: false, error: err instanceof Error ? err.message : String(err) }),
+      );
+    }
     if (m.t === 'measure') {
       measure(m.spec).then(
         (result) => toDriver({ t: 'result', q: m.q, result }),

@@ -7,7 +7,15 @@
  */
 import cluster from 'node:cluster';
 import { isIntact, makeBody, type BenchAnswer } from '../payloads.js';
-import { isControl, type ControlDown, type ControlUp, type MeasureSpec, type SystemName } from '../protocol.js';
+import { percentiles } from '../stats.js';
+import {
+  isControl,
+  type ControlDown,
+  type ControlUp,
+  type MasterSystem,
+  type MeasureSpec,
+  type SentReport,
+} from '../protocol.js';
 import { loadSystem } from '../systems/index.js';
 import type { WorkerSide } from '../systems/types.js';
 
@@ -25,7 +33,7 @@ const up = (m: ControlUp): void => {
 const yieldLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function main(): Promise<void> {
-  const name = process.argv[2] as SystemName;
+  const name = process.argv[2] as MasterSystem;
   const side = (await loadSystem(name)).worker();
   await side.install({
     delivered(p) {
@@ -62,8 +70,6 @@ async function main(): Promise<void> {
   up({ bench: 1, t: 'ready' });
 }
 
-type SentReport = Omit<Extract<ControlUp, { t: 'sent' }>, 'bench' | 'q' | 't'>;
-
 /** The sender's loop for one measurement. */
 async function run(side: WorkerSide, spec: MeasureSpec, workers: number): Promise<SentReport> {
   const body = makeBody(spec.payload);
@@ -75,7 +81,7 @@ async function run(side: WorkerSide, spec: MeasureSpec, workers: number): Promis
   };
   const now = (): bigint => process.hrtime.bigint();
 
-  if (spec.mode === 'broadcast' || spec.mode === 'consume') {
+  if ((spec.mode === 'broadcast' || spec.mode === 'consume') && spec.inflight <= 1) {
     const fire = spec.mode === 'broadcast' ? side.broadcast.bind(side) : side.consume.bind(side);
     const pending: Promise<void>[] = [];
     const t0 = now();
@@ -93,24 +99,26 @@ async function run(side: WorkerSide, spec: MeasureSpec, workers: number): Promis
     return { t0: String(t0), t1: String(t1), errors, bad: 0, completed: spec.count - errors, ...err(firstError) };
   }
 
-  if (spec.mode === 'map') {
+  // map: every worker's answers; consume with calls in flight (the hosts section): settles when it ran.
+  if (spec.mode === 'map' || spec.mode === 'consume') {
     let started = 0;
     let done = 0;
     let wrong = 0;
+    const isMap = spec.mode === 'map';
     const t0 = now();
     await new Promise<void>((resolve) => {
       const launch = (): void => {
         const seq = started++;
-        side
-          .map({ seq, body })
-          .then((answers) => {
-            if (answers.length !== workers) wrong++;
-          }, failed)
-          .finally(() => {
-            done++;
-            if (started < spec.count) launch();
-            else if (done === spec.count) resolve();
-          });
+        (isMap
+          ? side.map({ seq, body }).then((answers) => {
+              if (answers.length !== workers) wrong++;
+            }, failed)
+          : Promise.resolve(side.consume({ seq, body })).catch(failed)
+        ).finally(() => {
+          done++;
+          if (started < spec.count) launch();
+          else if (done === spec.count) resolve();
+        });
       };
       for (let i = 0; i < Math.min(spec.inflight, spec.count); i++) launch();
     });
@@ -118,31 +126,33 @@ async function run(side: WorkerSide, spec: MeasureSpec, workers: number): Promis
     return { t0: String(t0), t1: String(t1), errors, bad: wrong, completed: done - errors, ...err(firstError) };
   }
 
-  // map-latency: one call in flight.
+  // map-latency, consume-latency: one call in flight.
   const lat = new Float64Array(spec.count);
   let wrong = 0;
+  const isMap = spec.mode === 'map-latency';
   const t0 = now();
   for (let i = 0; i < spec.count; i++) {
     const s = now();
     try {
-      const answers = await side.map({ seq: i, body });
-      if (answers.length !== workers) wrong++;
+      if (isMap) {
+        const answers = await side.map({ seq: i, body });
+        if (answers.length !== workers) wrong++;
+      } else {
+        await side.consume({ seq: i, body });
+      }
     } catch (e) {
       failed(e);
     }
     lat[i] = Number(now() - s);
   }
   const t1 = now();
-  lat.sort();
-  const at = (p: number): number => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(p * lat.length) - 1))] ?? 0;
-  const mean = lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length);
   return {
     t0: String(t0),
     t1: String(t1),
     errors,
     bad: wrong,
     completed: spec.count - errors,
-    latency: { p50: at(0.5), p99: at(0.99), mean },
+    latency: percentiles(lat),
     ...err(firstError),
   };
 }

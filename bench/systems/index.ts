@@ -1,8 +1,8 @@
 /** The systems under test, by name. Each is imported only in the processes that run it. */
-import type { SystemName } from '../protocol.js';
+import type { MasterSystem } from '../protocol.js';
 import type { System } from './types.js';
 
-export async function loadSystem(name: SystemName): Promise<System> {
+export async function loadSystem(name: MasterSystem): Promise<System> {
   switch (name) {
     case 'relay':
       return (await import('./relay.js')).relay;
@@ -12,5 +12,8 @@ export async function loadSystem(name: SystemName): Promise<System> {
       return (await import('./think.js')).think;
     case 'clusterbus':
       return (await import('./clusterbus.js')).clusterbus;
+    case 'clusterbus+nats':
+    case 'clusterbus-nats':
+      return (await import('./clusterbus.js')).clusterbusNats;
   }
 }

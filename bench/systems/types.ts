@@ -23,6 +23,16 @@ export interface MasterSide {
   setup(): void | Promise<void>;
   /** Resolves once the system itself considers every worker joined (after each sent `ready`). */
   joined?(workers: number): Promise<void>;
+  /** Hosts section: ready workers on every host, and the other hosts known. */
+  peers?(): { ready: number; hosts: string[] };
+  /**
+   * Hosts section: runs `map`s one at a time until one reports the workers of `host` failed;
+   * resolves with when (`process.hrtime.bigint()`), how many calls that took and the failures.
+   */
+  watchHostDeath?(
+    host: string,
+    timeoutMs: number,
+  ): Promise<{ detectedAt: string; calls: number; failed: string[]; answered: string[]; message?: string }>;
 }
 
 /** The worker side of a system: one messenger in this worker. */
