@@ -5,11 +5,11 @@
  * class is judged by its members.
  */
 
-/** Lib objects superjson carries as they are, without looking inside. */
-export const CARRIED_LEAVES: ReadonlySet<string> = new Set([
-  'Date',
-  'RegExp',
-  'URL',
+/**
+ * The lib's Error classes: superjson carries any of them (and any other Error) as an `Error`
+ * with the same `name`, `message` and `cause`, and nothing else of it.
+ */
+export const CARRIED_ERRORS: ReadonlySet<string> = new Set([
   'Error',
   'EvalError',
   'RangeError',
@@ -17,6 +17,14 @@ export const CARRIED_LEAVES: ReadonlySet<string> = new Set([
   'SyntaxError',
   'TypeError',
   'URIError',
+]);
+
+/** Lib objects superjson carries as they are, without looking inside. */
+export const CARRIED_LEAVES: ReadonlySet<string> = new Set([
+  'Date',
+  'RegExp',
+  'URL',
+  ...CARRIED_ERRORS,
   'Int8Array',
   'Uint8Array',
   'Uint8ClampedArray',

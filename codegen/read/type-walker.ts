@@ -73,16 +73,28 @@ export class TypeWalker {
    * file), or a class or interface that extends one, through at most {@link MAX_TYPE_DEPTH}
    * levels of base types.
    */
-  isOrExtends(type: ts.Type, names: ReadonlySet<string>, depth = 0): boolean {
-    if (depth > MAX_TYPE_DEPTH || !(type.flags & ts.TypeFlags.Object)) return false;
+  isOrExtends(type: ts.Type, names: ReadonlySet<string>): boolean {
+    return this.libraryBase(type, names) !== undefined;
+  }
+
+  /**
+   * The library class or interface among `names` that `type` is or extends (see
+   * {@link isOrExtends}), the nearest first; `undefined` if none. The base of a generic class
+   * or interface comes in terms of its own type parameters: `Map<string, V>` for any
+   * `Registry<…>` of `interface Registry<V> extends Map<string, V>`.
+   */
+  libraryBase(type: ts.Type, names: ReadonlySet<string>, depth = 0): ts.Type | undefined {
+    if (depth > MAX_TYPE_DEPTH || !(type.flags & ts.TypeFlags.Object)) return undefined;
     const symbol = this.nodes.symbolFacts(type);
-    if (symbol !== undefined && names.has(symbol.name) && symbol.fromDeclarationFile) return true;
+    if (symbol !== undefined && names.has(symbol.name) && symbol.fromDeclarationFile) return type;
     const target =
       (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference ? (type as ts.TypeReference).target : type;
-    if (!((target as ts.ObjectType).objectFlags & ts.ObjectFlags.ClassOrInterface)) return false;
-    return (this.checker.getBaseTypes(target as ts.InterfaceType) ?? []).some((base) =>
-      this.isOrExtends(base, names, depth + 1),
-    );
+    if (!((target as ts.ObjectType).objectFlags & ts.ObjectFlags.ClassOrInterface)) return undefined;
+    for (const base of this.checker.getBaseTypes(target as ts.InterfaceType) ?? []) {
+      const found = this.libraryBase(base, names, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   /** `type` taken apart, or `undefined` for a leaf. */
