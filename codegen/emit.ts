@@ -121,6 +121,7 @@ function entry(event: EventModel, indent: string): string[] {
     ...event.options.map((o) => `${o.name}: ${String(o.value)}`),
     ...hint('plainPayload', event.plainPayload),
     ...(event.kind === 'map' ? hint('plainResult', event.plainResult) : []),
+    `fp: ${quote(event.fingerprint)}`,
   ];
   const object = `{ ${fields.join(', ')} }`;
   const expanded = (open: string, inner: string): string[] => [

@@ -93,6 +93,11 @@ export interface EventModel {
   /** The same for the result type of a `MapCall` (`plainResult`); always `'unknown'` for the other kinds. */
   readonly plainResult: Plainness;
   /**
+   * A hash of the event's kind, payload and result structure and options (see
+   * read/fingerprint.ts): processes with different fingerprints for an event do not exchange it.
+   */
+  readonly fingerprint: string;
+  /**
    * The event's JSDoc, one entry per line, without the comment delimiters and the leading
    * `*`; `undefined` when the event has none.
    */

@@ -24,6 +24,7 @@ export const ErrorCodes = {
   BAD_OPTIONS: 'CB_BAD_OPTIONS',
   NOT_CONNECTED: 'CB_NOT_CONNECTED',
   CONTRACT_CONFLICT: 'CB_CONTRACT_CONFLICT',
+  CONTRACT_MISMATCH: 'CB_CONTRACT_MISMATCH',
   CLOSED: 'CB_CLOSED',
   RELOAD_FAILED: 'CB_RELOAD_FAILED',
   START_FAILED: 'CB_START_FAILED',
@@ -230,6 +231,29 @@ export class NotConnectedError extends BusError {
 export class ContractConflictError extends BusError {
   constructor(event: string, detail: string) {
     super(ErrorCodes.CONTRACT_CONFLICT, `"${event}" is declared twice with different specs: ${detail}`, { event });
+  }
+}
+
+/**
+ * A worker handles the event under another version of the contract (its fingerprint differs
+ * from the caller's, as during a rolling reload that changed the event): it was not sent the
+ * request, which it might misread.
+ */
+export class ContractMismatchError extends BusError {
+  /** The caller's fingerprint of the event. */
+  readonly expected: string;
+  /** The worker's. */
+  readonly actual: string;
+  constructor(event: string, worker: number, expected: string, actual: string, host?: string) {
+    super(
+      ErrorCodes.CONTRACT_MISMATCH,
+      `${peerName(worker, host)} handles "${event}" under another version of the contract ` +
+        `(fingerprint ${actual}, the caller's ${expected}): it was not sent this request. ` +
+        'This is expected while a rolling reload replaces the workers; otherwise run `clusterbus gen` and redeploy',
+      { event, worker, ...(host === undefined ? {} : { host }) },
+    );
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

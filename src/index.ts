@@ -57,6 +57,7 @@ export {
   BadOptionsError,
   NotConnectedError,
   ContractConflictError,
+  ContractMismatchError,
   ClosedError,
 } from './errors.js';
 export type { ErrorCode, RemoteErrorInfo, MapFailure } from './errors.js';

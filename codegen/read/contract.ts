@@ -13,6 +13,7 @@ import { readEvent, type EventChecks } from './events.js';
 import { FileContext } from './file-context.js';
 import { MarkerReader } from './markers.js';
 import { checksNullStrictly, PlainnessCheck } from './plainness.js';
+import { FingerprintCheck } from './fingerprint.js';
 import { TypeWalker } from './type-walker.js';
 
 /** What reading one contract file produced: a model, or the diagnostics that prevent one. */
@@ -58,6 +59,7 @@ export class ContractReader {
       markers: this.markers,
       crossable: new CrossableCheck(walker, this.checker, ctx),
       plainness: new PlainnessCheck(walker, this.strictNullChecks),
+      fingerprints: new FingerprintCheck(walker, this.checker),
       ctx,
       seen: new Map(),
     };

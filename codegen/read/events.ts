@@ -13,6 +13,7 @@ import { readJsDoc } from './jsdoc.js';
 import type { MarkerReader, MarkerUse } from './markers.js';
 import { readOptions } from './options.js';
 import type { PlainnessCheck } from './plainness.js';
+import type { FingerprintCheck } from './fingerprint.js';
 
 /** What reading the events of one contract file needs. */
 export interface EventChecks {
@@ -20,6 +21,7 @@ export interface EventChecks {
   readonly markers: MarkerReader;
   readonly crossable: CrossableCheck;
   readonly plainness: PlainnessCheck;
+  readonly fingerprints: FingerprintCheck;
   readonly ctx: FileContext;
   /** The events read so far in the file, by name: an event name is declared once per file. */
   readonly seen: Map<string, SourceLocation>;
@@ -125,6 +127,7 @@ export function readEvent(
     options,
     plainPayload: checks.plainness.of(parts.payload.type),
     plainResult: parts.result === undefined ? 'unknown' : checks.plainness.of(parts.result.type),
+    fingerprint: checks.fingerprints.of(marker.kind, parts.payload.type, parts.result?.type, options),
     doc: readJsDoc(member, ctx.sf),
     interfaceName: owner.interfaceName,
     loc,

@@ -10,11 +10,11 @@ export type Events = DemoEvents;
 /** Each event's kind and contract options, as the run time needs them. */
 const events = {
   /** A job for one worker, on whichever host. */
-  'demo.job': { kind: 'consume', plainPayload: true },
+  'demo.job': { kind: 'consume', plainPayload: true, fp: '2d7eea66c876429d' },
   /** A note for every worker on every host. */
-  'demo.note': { kind: 'broadcast', plainPayload: true },
+  'demo.note': { kind: 'broadcast', plainPayload: true, fp: '0e83bc7d914ea93e' },
   /** Every worker on every host says who it is, after `delayMs` (to have time to kill a host). */
-  'demo.who': { kind: 'map', plainResult: true },
+  'demo.who': { kind: 'map', plainResult: true, fp: '092a7085e0f4bd42' },
 } as const;
 
 // Does not compile once the contract changed after this file was generated: run `clusterbus gen`.

@@ -10,13 +10,20 @@ export type Events = DemoShopEvents;
 /** Each event's kind and contract options, as the run time needs them. */
 const events = {
   /** Drop cached entries on every worker. */
-  'cache.invalidate': { kind: 'broadcast', plainPayload: false },
+  'cache.invalidate': { kind: 'broadcast', plainPayload: false, fp: '7dd243f95995dfb1' },
   /** Every worker reports its cache stats. */
-  'cache.stats': { kind: 'map', timeoutMs: 2000, maxResultBytes: 4096, plainPayload: true, plainResult: false },
+  'cache.stats': {
+    kind: 'map',
+    timeoutMs: 2000,
+    maxResultBytes: 4096,
+    plainPayload: true,
+    plainResult: false,
+    fp: 'bfb79be038de87cd',
+  },
   /** Charge one order; exactly one worker does it. */
-  'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true, plainPayload: false },
+  'order.charge': { kind: 'consume', timeoutMs: 5000, redeliver: true, plainPayload: false, fp: 'd22d0f48a7817737' },
   /** Load the price list once, cluster-wide, at boot. */
-  'prices.warmup': { kind: 'consume', timeoutMs: 10000, plainPayload: true },
+  'prices.warmup': { kind: 'consume', timeoutMs: 10000, plainPayload: true, fp: '600fbe42c91cf71c' },
 } as const;
 
 // Does not compile once the contract changed after this file was generated: run `clusterbus gen`.

@@ -82,6 +82,7 @@ function build<Events extends EventMap<Events>>(
         ...(spec.kind === 'map' ? { maxResultBytes: spec.maxResultBytes ?? global.maxResultBytes } : {}),
         ...(spec.kind === 'consume' ? { redeliver: spec.redeliver ?? true } : {}),
         ...(spec.plainPayload !== undefined ? { plainPayload: spec.plainPayload } : {}),
+        ...(spec.fp !== undefined ? { fingerprint: spec.fp } : {}),
       };
       bases.set(key, base);
     }
@@ -106,11 +107,10 @@ function build<Events extends EventMap<Events>>(
     on(event: string, handler: AnyHandler): () => void {
       const spec = specFor(event);
       if (typeof handler !== 'function') throw new BadOptionsError(`handler of "${event}" must be a function`, event);
-      return busOf().endpoint.on(
-        event,
-        handler,
-        spec.kind === 'map' && spec.plainResult !== undefined ? { plainResult: spec.plainResult } : {},
-      );
+      return busOf().endpoint.on(event, handler, {
+        ...(spec.kind === 'map' && spec.plainResult !== undefined ? { plainResult: spec.plainResult } : {}),
+        ...(spec.fp !== undefined ? { fingerprint: spec.fp } : {}),
+      });
     },
     off(event: string, handler: AnyHandler): void {
       busOf().endpoint.off(event, handler);

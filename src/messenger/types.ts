@@ -154,6 +154,8 @@ export interface Messenger<Events extends EventMap<Events>> {
 export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
   ? {
       readonly kind: 'broadcast';
+      /** The event's fingerprint (kind, payload and result structure, options), from the generator. */
+      readonly fp?: string;
       readonly maxPayloadBytes?: number;
       /**
        * The generator's verdict on the payload type: `true` when it is plain JSON data (encoded
@@ -166,6 +168,8 @@ export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
   : Ev extends { readonly [eventKind]: 'consume' }
     ? {
         readonly kind: 'consume';
+        /** The event's fingerprint (kind, payload and result structure, options), from the generator. */
+        readonly fp?: string;
         readonly timeoutMs?: number;
         readonly redeliver?: boolean;
         readonly maxPayloadBytes?: number;
@@ -179,6 +183,8 @@ export type EventSpecOf<Ev> = Ev extends { readonly [eventKind]: 'broadcast' }
       }
     : {
         readonly kind: 'map';
+        /** The event's fingerprint (kind, payload and result structure, options), from the generator. */
+        readonly fp?: string;
         readonly timeoutMs?: number;
         readonly maxResultBytes?: number;
         readonly maxPayloadBytes?: number;

@@ -89,3 +89,22 @@ export function contractSource(iface: string, events: Readonly<Record<string, st
     '',
   ].join('\n');
 }
+
+/**
+ * The table entry of `event` in a generated file, on one line and without its fingerprint
+ * (`fp`, tested on its own), e.g. `{ kind: 'broadcast', plainPayload: true }`; `undefined`
+ * when the file has no entry for it.
+ */
+export function entryOf(content: string, event: string): string | undefined {
+  const key = `'${event}':`;
+  const at = content.indexOf(`  ${key}`);
+  if (at < 0) return undefined;
+  const open = content.indexOf('{', at + key.length);
+  const close = content.indexOf('}', open);
+  const fields = content
+    .slice(open + 1, close)
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '' && !f.startsWith('fp:'));
+  return `{ ${fields.join(', ')} }`;
+}

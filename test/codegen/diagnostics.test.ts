@@ -9,7 +9,7 @@ import test from 'ava';
 import { Code, formatDiagnostic, type Diagnostic } from '../../codegen/diagnostics.js';
 import { buildOutputs } from '../../codegen/generate.js';
 import { readContracts } from '../../codegen/read/index.js';
-import { brokenDir, removeTempDirs, repoRoot, tempDir, writeFiles } from './_helpers.js';
+import { brokenDir, removeTempDirs, repoRoot, tempDir, writeFiles, entryOf } from './_helpers.js';
 
 test.after.always(removeTempDirs);
 
@@ -62,6 +62,91 @@ const expectations: Readonly<Record<string, readonly Expected[]>> = {
     ['CBG007', 22, 28, "event 'map.value': payload.handlers<value> is a function"],
     ['CBG007', 23, 45, "event 'method.signature': payload.target.run is a function"],
     ['CBG007', 24, 31, "event 'whole.function': payload is a function"],
+    [
+      'CBG007',
+      25,
+      45,
+      "event 'buffer.payload': payload.data is a Buffer, which cannot arrive as one (superjson writes it as a typed array that no receiver can decode, so the sender refuses it with a BadPayloadError): declare and send a Uint8Array (new Uint8Array(buf))",
+    ],
+    [
+      'CBG007',
+      26,
+      29,
+      "event 'error.fields': payload.err is HttpError, an Error subclass with its own fields (status): only an Error's name, message and cause arrive (as a plain Error); send a plain object ({ name, message, status })",
+    ],
+    [
+      'CBG007',
+      27,
+      33,
+      "event 'error.accessor': payload.err is TimeoutError, an Error subclass with its own fields (status): only an Error's name, message and cause arrive",
+    ],
+    [
+      'CBG007',
+      28,
+      34,
+      "event 'error.interface': payload.err is CodedError, an Error with its own fields (code): only an Error's name, message and cause arrive (as a plain Error); send a plain object ({ name, message, code })",
+    ],
+    [
+      'CBG007',
+      29,
+      49,
+      "event 'error.intersection': result is Error & { status: number; }, an Error with its own fields (status)",
+    ],
+    [
+      'CBG007',
+      30,
+      32,
+      "event 'error.methods': payload.err is DescribedError, an Error subclass with methods (describe): it arrives as a plain Error with only its name, message and cause; declare it Error, or send a plain object",
+    ],
+    [
+      'CBG007',
+      31,
+      29,
+      "event 'data.class': payload.point is an instance of class Point, which the sender refuses (the class of an object does not cross, only plain objects and the library objects superjson rebuilds do): declare its fields in an interface and send a plain object ({ x, y })",
+    ],
+    [
+      'CBG007',
+      32,
+      31,
+      "event 'map.subclass': payload.registry is an instance of class Registry, a subclass of Map, which the sender refuses (only a Map itself crosses, not its subclasses): declare and send a Map",
+    ],
+    [
+      'CBG007',
+      33,
+      30,
+      "event 'date.fields': payload.at is ZonedDate, a Date with its own fields (zone): only its time arrives (as a plain Date); send a plain object that holds the Date and them",
+    ],
+    [
+      'CBG007',
+      34,
+      41,
+      "event 'symbol.key': payload[secret] is keyed by a symbol, which does not arrive (neither JSON nor superjson writes it): give it a string key",
+    ],
+    [
+      'CBG007',
+      35,
+      31,
+      "event 'symbol.index': payload[symbol] is an index signature with symbol keys, which do not arrive (neither JSON nor superjson writes them): use string keys",
+    ],
+    [
+      'CBG007',
+      36,
+      31,
+      "event 'bigint.array': payload.ids is a BigInt64Array, which cannot cross a process boundary: of the typed arrays only Int8Array … Float64Array cross; send a bigint[]",
+    ],
+    [
+      'CBG007',
+      37,
+      28,
+      `event 'proto.key': payload["__proto__"] is an own "__proto__" property, which every receiver refuses: rename it`,
+    ],
+    [
+      'CBG007',
+      38,
+      34,
+      `event 'constructor.key': payload.constructor is a "constructor" key, which superjson refuses: only plain JSON data may have one, and not every payload of this type is (the sender refuses those that are not); rename it`,
+    ],
+    // Line 40 ('error.plain': Error, RangeError, an Error subclass without fields, a branded string, Uint8Array): no diagnostic.
   ],
   'not-exported.contract.ts': [['CBG008', 3, 11, 'event interface HiddenEvents is not exported']],
   'event-name.contract.ts': [
@@ -190,9 +275,49 @@ test('codegen - reads a contract outside any tsconfig with the nodenext defaults
   const { diagnostics, outputs } = buildOutputs([path.join(dir, 'ok.contract.ts')]);
   t.deepEqual(diagnostics, []);
   t.is(outputs.length, 1);
-  t.true(outputs[0]?.content.includes("  /** Documented. */\n  'ok.b': { kind: 'broadcast', plainPayload: false },"));
+  t.true(outputs[0]?.content.includes("  /** Documented. */\n  'ok.b': {"));
+  t.is(entryOf(outputs[0]?.content ?? '', 'ok.b'), "{ kind: 'broadcast', plainPayload: false }");
   t.true(
-    outputs[0]?.content.includes("  'ok.c': { kind: 'consume', timeoutMs: 10, redeliver: false, plainPayload: true },"),
+    entryOf(outputs[0]?.content ?? '', 'ok.c') ===
+      "{ kind: 'consume', timeoutMs: 10, redeliver: false, plainPayload: true }",
+  );
+});
+
+test('codegen - CBG007 accepts what arrives as sent and refuses a constructor key that holds a prototype', (t) => {
+  const dir = tempDir();
+  writeFiles(dir, {
+    'cross.contract.ts': [
+      "import type { Broadcast } from 'clusterbus/contract';",
+      '',
+      'declare const brand: unique symbol;',
+      "type Tagged = { id: string } & { readonly [brand]: 'Tagged' };",
+      'interface JustDate extends Date {}',
+      'interface Counts extends Map<string, number> {}',
+      'class NotFound extends Error {',
+      "  override name = 'NotFound' as const;",
+      '}',
+      '',
+      'export interface CrossEvents {',
+      "  'ok.brands': Broadcast<{ tagged: Tagged; at: Date & { readonly [brand]: 'At' } }>;",
+      "  'ok.extends': Broadcast<{ at: JustDate; counts: Counts; err: NotFound; range: RangeError }>;",
+      "  'ok.constructor': Broadcast<{ constructor: string; prototype: { n: number } }>;",
+      "  'bad.constructor': Broadcast<{ constructor: { prototype: string } }>;",
+      '}',
+      '',
+    ].join('\n'),
+  });
+  const { diagnostics, outputs } = buildOutputs([path.join(dir, 'cross.contract.ts')]);
+  t.deepEqual(outputs, []);
+  t.deepEqual(
+    diagnostics.map((d) => [d.code, d.loc?.line, d.loc?.col, d.message]),
+    [
+      [
+        'CBG007',
+        15,
+        34,
+        `event 'bad.constructor': payload.constructor is a "constructor" key holding an object with a "prototype" key, which every receiver refuses: rename it`,
+      ],
+    ],
   );
 });
 

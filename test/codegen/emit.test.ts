@@ -24,6 +24,7 @@ function event(
     options,
     plainPayload: plain.payload ?? 'unknown',
     plainResult: plain.result ?? 'unknown',
+    fingerprint: `fp-${name}`,
     doc,
     interfaceName: 'X',
     loc,
@@ -203,15 +204,15 @@ test('codegen - writes the plain hints after the options: true when plain, false
     ),
     { outFile: path.join(root, 'contracts/x.bus.ts'), source: 'x' },
   );
-  t.true(text.includes("  b: { kind: 'broadcast', maxPayloadBytes: 64, plainPayload: true },\n"));
-  t.true(text.includes("  c: { kind: 'consume' },\n"));
-  t.true(text.includes("  d: { kind: 'broadcast', plainPayload: false },\n"));
-  t.true(text.includes("  m: { kind: 'map', timeoutMs: 5, plainPayload: true, plainResult: true },\n"));
-  t.true(text.includes("  n: { kind: 'map', plainResult: true },\n"));
-  t.true(text.includes("  o: { kind: 'map', plainPayload: false, plainResult: false },\n"));
-  t.true(text.includes("  p: { kind: 'map', timeoutMs: 5, plainPayload: false, plainResult: true },\n"));
-  t.true(text.includes("  q: { kind: 'map', plainResult: false },\n"));
+  t.true(text.includes("  b: { kind: 'broadcast', maxPayloadBytes: 64, plainPayload: true, fp: 'fp-b' },\n"));
+  t.true(text.includes("  c: { kind: 'consume', fp: 'fp-c' },\n"));
+  t.true(text.includes("  d: { kind: 'broadcast', plainPayload: false, fp: 'fp-d' },\n"));
+  t.true(text.includes("  m: { kind: 'map', timeoutMs: 5, plainPayload: true, plainResult: true, fp: 'fp-m' },\n"));
+  t.true(text.includes("  n: { kind: 'map', plainResult: true, fp: 'fp-n' },\n"));
+  t.true(text.includes("  o: { kind: 'map', plainPayload: false, plainResult: false, fp: 'fp-o' },\n"));
+  t.true(text.includes("  p: { kind: 'map', timeoutMs: 5, plainPayload: false, plainResult: true, fp: 'fp-p' },\n"));
+  t.true(text.includes("  q: { kind: 'map', plainResult: false, fp: 'fp-q' },\n"));
   // A result hint on a kind without a result is not written.
-  t.true(text.includes("  r: { kind: 'consume', plainPayload: true },\n"));
-  t.true(text.includes("  s: { kind: 'consume', plainPayload: false },\n"));
+  t.true(text.includes("  r: { kind: 'consume', plainPayload: true, fp: 'fp-r' },\n"));
+  t.true(text.includes("  s: { kind: 'consume', plainPayload: false, fp: 'fp-s' },\n"));
 });

@@ -66,7 +66,10 @@ test('codegen - the header names the contract relative to the output, with POSIX
   t.is(output?.file, path.join(outDir, 'simple.bus.ts'));
   t.true(output?.content.startsWith(`${GENERATED_MARKER} from ../../simple.contract.ts\n`));
   t.true(output?.content.includes("import type { SimpleEvents } from '../../simple.contract.js';"));
-  t.regex(output?.content ?? '', /createMessenger<Events>\(\s*'test\/fixtures\/codegen\/simple\.contract\.ts',\s*events,?\s*\)/);
+  t.regex(
+    output?.content ?? '',
+    /createMessenger<Events>\(\s*'test\/fixtures\/codegen\/simple\.contract\.ts',\s*events,?\s*\)/,
+  );
 });
 
 test('codegen - imports the contract interfaces with import type and never re-prints their types', (t) => {

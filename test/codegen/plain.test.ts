@@ -11,7 +11,7 @@ import { buildOutputs } from '../../codegen/generate.js';
 import type { Plainness } from '../../codegen/model.js';
 import { readContracts } from '../../codegen/read/index.js';
 import { encodePlain } from '../../src/codec/plain-json.js';
-import { contractSource, fixturesDir, removeTempDirs, tempDir, writeFiles } from './_helpers.js';
+import { contractSource, fixturesDir, removeTempDirs, tempDir, writeFiles, entryOf } from './_helpers.js';
 
 test.after.always(removeTempDirs);
 
@@ -77,7 +77,8 @@ test('codegen - the model carries the hints as plain data', (t) => {
 test('codegen - writes true for plain types, false for rich ones and nothing for unknown ones', (t) => {
   const content = buildOutputs([contract]).outputs[0]?.content ?? '';
   const has = (line: string): void => {
-    t.true(content.includes(`  ${line}\n`), line);
+    const [, event, entry] = /^'([^']+)': (\{.*\}),$/.exec(line) ?? [];
+    t.is(entryOf(content, event ?? ''), entry, line);
   };
   has("'plain.string': { kind: 'broadcast', plainPayload: true },");
   has("'plain.interface': { kind: 'consume', timeoutMs: 5000, plainPayload: true },");
@@ -135,10 +136,7 @@ test('codegen - values of the types marked plain pass the run-time check', (t) =
 /** Samples of the fixture's types marked rich: the run-time check refuses every one of them. */
 test('codegen - values of the types marked rich all fail the run-time check', (t) => {
   class HttpError extends Error {
-    status = 500;
-  }
-  class Stamped {
-    at = new Date(0);
+    override name = 'HttpError' as const;
   }
   const position = { x: 1, y: 2 };
   const samples: unknown[] = [
@@ -163,7 +161,6 @@ test('codegen - values of the types marked rich all fail the run-time check', (t
     ['a', new Date(0)],
     { id: 'a', gone: undefined },
     { at: undefined },
-    new Stamped(),
     { ok: { ok: { ok: [], no: 1n } } },
     { id: 'i', total: 1n, lines: [], issuedAt: new Date(0) },
   ];
@@ -172,10 +169,6 @@ test('codegen - values of the types marked rich all fail the run-time check', (t
 
 /** Pairs of values of one type marked unknown: the run-time check accepts the first, refuses the second. */
 test('codegen - the types left unknown have values of both sorts', (t) => {
-  class Point {
-    x = 0;
-    y = 0;
-  }
   const pairs: [string, unknown, unknown][] = [
     ['unknown.optional', { id: 'w' }, { id: 'w', note: undefined }],
     ['unknown.optionalDate', { id: 'a' }, { id: 'a', at: new Date(0) }],
@@ -189,7 +182,6 @@ test('codegen - the types left unknown have values of both sorts', (t) => {
     ['unknown.dateRecord', {}, { a: new Date(0) }],
     ['unknown.optionalDateElement', ['a'], ['a', new Date(0)]],
     ['unknown.restDates', ['a'], ['a', new Date(0)]],
-    ['unknown.class', { x: 0, y: 0 }, new Point()],
     ['unknown.mapPlainOrDate', 1, new Date(0)],
     ['unknown.symbolKeyedDate', { [Symbol('tag')]: new Date(0) }, { id: undefined, [Symbol('tag')]: new Date(0) }],
   ];

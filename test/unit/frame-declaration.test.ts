@@ -39,6 +39,8 @@ const values: Record<string, [good: unknown, bad: unknown]> = {
   mr: [5, -5],
   from: [2, '2'],
   fh: ['host-b', 2],
+  fp: ['0123456789abcdef', 7],
+  fps: [['0123456789abcdef'], 'x'],
   ok: [true, 'true'],
   e: [{ c: 'CB_TIMEOUT', m: 'late' }, 'boom'],
   r: [
@@ -186,6 +188,8 @@ const errorValues: Record<string, unknown> = {
   lim: 1024,
   wh: 'result',
   rs: 'the cluster is shutting down',
+  fx: '0123456789abcdef',
+  fa: 'fedcba9876543210',
 };
 
 for (const code of Object.values(ErrorCodes) as ErrorCode[]) {

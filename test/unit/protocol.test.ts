@@ -6,6 +6,7 @@ import {
   BusError,
   ClosedError,
   ContractConflictError,
+  ContractMismatchError,
   BadOptionsError,
   ErrorCodes,
   HandlerError,
@@ -254,7 +255,14 @@ const samples: Record<ErrorCode, () => { err: BusError; rebuilt: abstract new (.
   [ErrorCodes.UNKNOWN_EVENT]: () => ({ err: new UnknownEventError('ev'), rebuilt: BusError }),
   [ErrorCodes.WRONG_KIND]: () => ({ err: new WrongKindError('ev', 'map', 'broadcast'), rebuilt: BusError }),
   [ErrorCodes.BAD_OPTIONS]: () => ({ err: new BadOptionsError('bad option', 'ev'), rebuilt: BusError }),
-  [ErrorCodes.NOT_CONNECTED]: () => ({ err: new NotConnectedError('ev'), rebuilt: BusError }),
+  [ErrorCodes.NOT_CONNECTED]: () => ({
+    err: new NotConnectedError('ev', 'host b cannot be reached now', { worker: 2, host: 'b' }),
+    rebuilt: NotConnectedError,
+  }),
+  [ErrorCodes.CONTRACT_MISMATCH]: () => ({
+    err: new ContractMismatchError('ev', 3, 'aaaa', 'bbbb', 'host-b'),
+    rebuilt: ContractMismatchError,
+  }),
   [ErrorCodes.CONTRACT_CONFLICT]: () => ({ err: new ContractConflictError('ev', 'a and b'), rebuilt: BusError }),
   [ErrorCodes.CLOSED]: () => ({ err: new ClosedError('ev'), rebuilt: BusError }),
   [ErrorCodes.RELOAD_FAILED]: () => ({

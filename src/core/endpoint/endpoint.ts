@@ -102,8 +102,8 @@ export class Endpoint {
   }
 
   /** Adds a handler; returns the function that removes it. */
-  on(ev: string, handler: AnyHandler, hints: { plainResult?: boolean } = {}): () => void {
-    if (this.handlers.add(ev, handler, hints.plainResult)) this.handshake.scheduleAnnounce();
+  on(ev: string, handler: AnyHandler, hints: { plainResult?: boolean; fingerprint?: string } = {}): () => void {
+    if (this.handlers.add(ev, handler, hints.plainResult, hints.fingerprint)) this.handshake.scheduleAnnounce();
     return () => this.off(ev, handler);
   }
 

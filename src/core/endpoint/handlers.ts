@@ -12,6 +12,8 @@ export class Handlers {
   private readonly byEvent = new Map<string, AnyHandler[]>();
   /** Events whose map results the generator knows JSON cannot carry: straight to superjson. */
   private readonly richResults = new Set<string>();
+  /** Each event's fingerprint, as the contract it was registered from gives it. */
+  private readonly fingerprints = new Map<string, string>();
 
   /** The handlers of `ev` in registration order, or `undefined` when it has none. */
   get(ev: string): AnyHandler[] | undefined {
@@ -27,13 +29,15 @@ export class Handlers {
     return this.richResults.has(ev);
   }
 
-  /** Adds a handler; true when `ev` had none before (the events to announce changed). */
-  add(ev: string, handler: AnyHandler, plainResult: boolean | undefined): boolean {
+  /** Adds a handler; true when `ev` had none before, or its fingerprint changed (the events to announce changed). */
+  add(ev: string, handler: AnyHandler, plainResult: boolean | undefined, fingerprint?: string): boolean {
     if (plainResult === false) this.richResults.add(ev);
+    const changed = fingerprint !== undefined && this.fingerprints.get(ev) !== fingerprint;
+    if (fingerprint !== undefined) this.fingerprints.set(ev, fingerprint);
     const list = this.byEvent.get(ev);
     if (list) list.push(handler);
     else this.byEvent.set(ev, [handler]);
-    return !list;
+    return !list || changed;
   }
 
   /** Removes a handler; true when `ev` has none left (the events to announce changed). */
@@ -51,5 +55,11 @@ export class Handlers {
   /** Events with handlers, sorted. */
   events(): string[] {
     return [...this.byEvent.keys()].sort();
+  }
+
+  /** The fingerprints of `events`, in their order (`''` for none), or `undefined` if none has one. */
+  fingerprintsOf(events: readonly string[]): string[] | undefined {
+    if (this.fingerprints.size === 0) return undefined;
+    return events.map((ev) => this.fingerprints.get(ev) ?? '');
   }
 }

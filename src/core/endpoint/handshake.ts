@@ -33,7 +33,9 @@ export class Handshake {
     setImmediate(() => {
       this.announceScheduled = false;
       const ev = this.handlers.events();
-      this.out.send({ cb: PROTOCOL_VERSION, t: this.joined ? 'handlers' : 'hello', ev });
+      const fps = this.handlers.fingerprintsOf(ev);
+      const t = this.joined ? 'handlers' : 'hello';
+      this.out.send(fps === undefined ? { cb: PROTOCOL_VERSION, t, ev } : { cb: PROTOCOL_VERSION, t, ev, fps });
       this.joined = true;
     });
   }

@@ -34,6 +34,8 @@ export interface RequestBase {
    * to superjson); otherwise the fast codec is tried first and checks the value itself.
    */
   readonly plainPayload?: boolean;
+  /** The event's fingerprint from the generator, if the contract was generated with one. */
+  readonly fingerprint?: string;
 }
 
 const wireOps: Record<RequestSpec['op'], WireOp> = { broadcast: 'b', consume: 'c', map: 'm', mapSettled: 'm' };
@@ -58,5 +60,6 @@ export function encodePayload(base: RequestBase, payload: unknown, copied: boole
 export function requestFrame(base: RequestBase, id: number, p: string, busMaxPayloadBytes: number): RequestFrame {
   const frame: RequestFrame = { cb: PROTOCOL_VERSION, t: 'req', id, ev: base.ev, op: wireOps[base.op], p };
   if (base.maxPayloadBytes !== busMaxPayloadBytes) frame.mp = base.maxPayloadBytes;
+  if (base.fingerprint !== undefined) frame.fp = base.fingerprint;
   return frame;
 }

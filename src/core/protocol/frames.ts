@@ -76,16 +76,24 @@ const run = listOf(str, { min: 1, max: MAX_RUN });
 const runRule = (f: { op: WireOp; p: string; ps?: string[] }): boolean =>
   f.ps === undefined || (f.op === 'b' && f.p === '');
 
+/** A `hello` or `handlers` frame's fingerprints, if any, are one per event. */
+const sameLength = (f: { ev: string[]; fps?: string[] }): boolean =>
+  f.fps === undefined || f.fps.length === f.ev.length;
+
 /**
  * Every frame type. Fields are listed in the order senders set them (see `frame`). A broadcast
  * request or call never joins a run record: its payloads already travel together (`ps`), and
  * the router writes one call to every worker, whose record the batch keeps for the next.
  */
 export const FRAMES = {
-  /** Worker (or master endpoint) to router: joined, with the events it handles. */
-  hello: frame('up', { ev: events }),
+  /**
+   * Worker (or master endpoint) to router: joined, with the events it handles and, when its
+   * contracts were generated with them, each event's fingerprint (`fps[i]` for `ev[i]`, `''`
+   * for none).
+   */
+  hello: frame('up', { ev: events, fps: optional(events) }, { refine: sameLength }),
   /** Worker to router: the full list of events it handles changed. */
-  handlers: frame('up', { ev: events }),
+  handlers: frame('up', { ev: events, fps: optional(events) }, { refine: sameLength }),
   /** Caller to router: a request. */
   req: frame(
     'up',
@@ -100,6 +108,8 @@ export const FRAMES = {
       ps: optional(payloads(run)),
       /** Payload limit in bytes. */
       mp: optional(posInt),
+      /** The caller's fingerprint of the event: only workers with the same one get the request. */
+      fp: optional(str),
       /** Deadline in ms (consume, map). */
       ms: optional(posInt),
       /** Redeliver once if the worker dies (consume). */

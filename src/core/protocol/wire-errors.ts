@@ -8,6 +8,7 @@ import {
   BadPayloadError,
   BusError,
   ClosedError,
+  ContractMismatchError,
   ErrorCodes,
   HandlerError,
   NoHandlerError,
@@ -46,6 +47,9 @@ const WIRE_ERROR = {
   wh: optional(oneOf('payload', 'result')),
   /** For CB_CLOSED: why, when it is not the receiver's own bus that closed. */
   rs: optional(str),
+  /** For CB_CONTRACT_MISMATCH: the caller's and the worker's fingerprints of the event. */
+  fx: optional(str),
+  fa: optional(str),
 } as const;
 
 /** An error as it travels. */
@@ -149,6 +153,15 @@ const WIRE_CODES: Partial<Record<ErrorCode, Mapping>> = {
   [ErrorCodes.BAD_PAYLOAD]: mapping({
     type: BadPayloadError,
     rebuild: (_, at) => new BadPayloadError(at.message, { event: at.event, worker: at.worker ?? 0 }),
+  }),
+  [ErrorCodes.CONTRACT_MISMATCH]: mapping({
+    type: ContractMismatchError,
+    fields: { fx: 'expected', fa: 'actual' },
+    rebuild: (e, at) =>
+      restoreMessage(
+        new ContractMismatchError(at.event, at.worker ?? 0, e.expected ?? '', e.actual ?? '', at.host),
+        at.message,
+      ),
   }),
   [ErrorCodes.NOT_CONNECTED]: mapping({
     type: NotConnectedError,

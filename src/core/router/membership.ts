@@ -16,6 +16,8 @@ export interface Peer<D> {
   readonly id: number;
   state: PeerState;
   handlers: Set<string>;
+  /** The fingerprint of each event it handles, where its contract gave one. */
+  fingerprints: Map<string, string> | undefined;
   /** Deliveries this peer owes a reply for. */
   readonly owed: Set<D>;
   /** It asked to drain and was not told `drained` yet. */
@@ -23,8 +25,8 @@ export interface Peer<D> {
   /** Still counted as "about to join" by requests that found no handler. */
   expectedSoon: boolean;
   startTimer: NodeJS.Timeout | undefined;
-  /** Broadcasts sent while it was starting, delivered when it joins. */
-  queued: CallFrame[];
+  /** Broadcasts sent while it was starting, delivered when it joins, with their sender's fingerprint of the event. */
+  queued: { call: CallFrame; fp: string | undefined }[];
   /** Broadcasts in `queued` (a run counts each of its payloads). */
   queuedCount: number;
 }
@@ -38,6 +40,8 @@ export class Membership<D> {
   private readonly departed = new Set<number>();
   /** Ready peers with a handler, per event, sorted; dropped whenever membership changes. */
   private readonly routes = new Map<string, number[]>();
+  /** Per event, the fingerprint its ready handlers share (see `agreed`); dropped with `routes`. */
+  private readonly agreements = new Map<string, string | null | undefined>();
 
   /**
    * @param order how routes and `list()` order peers; default: by key, which on one host is
@@ -83,9 +87,11 @@ export class Membership<D> {
   }
 
   /** The peer joined with `events`; returns the broadcasts held for it that it handles. */
-  join(id: number, events: string[]): CallFrame[] {
+  join(id: number, events: string[], fingerprints?: string[]): CallFrame[] {
     const peer = this.peers.get(id) ?? this.add(id, 'starting');
     peer.handlers = new Set(events);
+    peer.fingerprints = fingerprintMap(events, fingerprints);
+    this.agreements.clear();
     if (peer.state === 'starting') peer.state = 'ready';
     this.routes.clear();
     peer.expectedSoon = false;
@@ -93,16 +99,43 @@ export class Membership<D> {
     const queued = peer.queued;
     peer.queued = [];
     peer.queuedCount = 0;
-    return queued.filter((call) => peer.handlers.has(call.ev));
+    // What it handles, under the sender's version of the event (or one without fingerprints).
+    return queued
+      .filter(({ call, fp }) => {
+        if (!peer.handlers.has(call.ev)) return false;
+        const theirs = peer.fingerprints?.get(call.ev);
+        return fp === undefined || theirs === undefined || theirs === fp;
+      })
+      .map((q) => q.call);
   }
 
   /** Its events changed; false if the peer is unknown (then it joins). */
-  setHandlers(id: number, events: string[]): boolean {
+  setHandlers(id: number, events: string[], fingerprints?: string[]): boolean {
     const peer = this.peers.get(id);
     if (!peer) return false;
     peer.handlers = new Set(events);
+    peer.fingerprints = fingerprintMap(events, fingerprints);
     this.routes.clear();
+    this.agreements.clear();
     return true;
+  }
+
+  /**
+   * The fingerprint every ready handler of `ev` declares: `undefined` when none declares one
+   * (old builds, hand-written tables), `null` when they differ or only some declare one.
+   */
+  agreed(ev: string): string | null | undefined {
+    if (this.agreements.has(ev)) return this.agreements.get(ev);
+    let agreed: string | null | undefined;
+    let first = true;
+    for (const id of this.routable(ev)) {
+      const fp = this.peers.get(id)?.fingerprints?.get(ev);
+      if (first) agreed = fp;
+      else if (fp !== agreed) agreed = null;
+      first = false;
+    }
+    this.agreements.set(ev, agreed);
+    return agreed;
   }
 
   /** It drains: no new work from now on. */
@@ -113,6 +146,7 @@ export class Membership<D> {
     peer.drainAsked = true;
     peer.expectedSoon = false;
     this.routes.clear();
+    this.agreements.clear();
     clearStartTimer(peer);
     return peer;
   }
@@ -124,6 +158,7 @@ export class Membership<D> {
     if (!peer) return undefined;
     this.peers.delete(id);
     this.routes.clear();
+    this.agreements.clear();
     clearStartTimer(peer);
     return peer;
   }
@@ -150,14 +185,14 @@ export class Membership<D> {
    * Holds a broadcast for every peer still starting, to deliver when it joins, at most
    * `MAX_QUEUED_PER_PEER` each (the oldest dropped, logged). Returns how many peers hold it.
    */
-  holdForStarting(call: CallFrame, count: number): number {
+  holdForStarting(call: CallFrame, count: number, fp?: string): number {
     let held = 0;
     for (const peer of this.peers.values()) {
       if (peer.state !== 'starting' || !peer.expectedSoon) continue;
-      peer.queued.push(call);
+      peer.queued.push({ call, fp });
       peer.queuedCount += count;
       while (peer.queuedCount > MAX_QUEUED_PER_PEER) {
-        const dropped = peer.queued.shift() as CallFrame;
+        const dropped = (peer.queued.shift() as { call: CallFrame }).call;
         const n = dropped.ps?.length ?? 1;
         peer.queuedCount -= n;
         this.log.warn(
@@ -182,6 +217,7 @@ export class Membership<D> {
       id,
       state,
       handlers: new Set(),
+      fingerprints: undefined,
       owed: new Set(),
       drainAsked: false,
       expectedSoon: state === 'starting',
@@ -193,6 +229,20 @@ export class Membership<D> {
     this.routes.clear();
     return peer;
   }
+}
+
+/** Events to fingerprints, leaving out events without one (`''`). */
+function fingerprintMap(
+  events: readonly string[],
+  fingerprints: readonly string[] | undefined,
+): Map<string, string> | undefined {
+  if (fingerprints === undefined) return undefined;
+  const map = new Map<string, string>();
+  events.forEach((ev, i) => {
+    const fp = fingerprints[i];
+    if (fp) map.set(ev, fp);
+  });
+  return map.size === 0 ? undefined : map;
 }
 
 function clearStartTimer(peer: Peer<unknown>): void {

@@ -11,6 +11,7 @@ import { DedupeTable } from './dedupe-table.js';
 import type { BusError } from '../../errors.js';
 import {
   ClosedError,
+  ContractMismatchError,
   NoHandlerError,
   NotConnectedError,
   PayloadTooLargeError,
@@ -58,6 +59,8 @@ interface RequestBase {
   readonly p: string;
   /** The caller kept a copy of the payload: its own delivery goes without it (see `own`). */
   readonly own: boolean;
+  /** The caller's fingerprint of the event: only workers on the same version of it get it. */
+  readonly fp: string | undefined;
   readonly ms: number;
   /** Whether its deadline is scheduled (in `deadlines`, lane `ms`). */
   timed: boolean;
@@ -125,6 +128,8 @@ export interface BrokerStats {
   staleReplies: number;
   /** Consumes handed to a second worker after the first one exited. */
   redelivered: number;
+  /** Broadcasts not delivered to a worker that handles their event under another version of the contract. */
+  contractMismatches: number;
   /** Peers by state, by host and worker id (`id` is the worker id on its host). */
   peers: { id: number; host: string; state: PeerState; handlers: string[]; owed: number }[];
 }
@@ -145,6 +150,8 @@ export class Router {
   private malformed = 0;
   private staleReplies = 0;
   private redelivered = 0;
+  private contractMismatches = 0;
+  private readonly mismatchLogged = new Set<string>();
   private closed = false;
   /** Why new requests are refused (the cluster is shutting down), if they are. */
   private refusing: string | undefined;
@@ -296,10 +303,10 @@ export class Router {
     try {
       switch (frame.t) {
         case 'hello':
-          this.join(from, frame.ev);
+          this.join(from, frame.ev, frame.fps);
           break;
         case 'handlers':
-          this.updateHandlers(from, frame.ev);
+          this.updateHandlers(from, frame.ev, frame.fps);
           break;
         case 'req':
           this.request(from, frame);
@@ -337,6 +344,7 @@ export class Router {
       malformed: this.malformed,
       staleReplies: this.staleReplies,
       redelivered: this.redelivered,
+      contractMismatches: this.contractMismatches,
       peers: this.members.list().map((p) => ({
         id: this.workerOf(p.id),
         host: this.hostOf(p.id) ?? localHost(),
@@ -376,14 +384,52 @@ export class Router {
 
   // ---- membership -------------------------------------------------------------------
 
-  private join(id: number, events: string[]): void {
-    for (const call of this.members.join(id, events)) this.send(id, call);
+  private join(id: number, events: string[], fingerprints?: string[]): void {
+    for (const call of this.members.join(id, events, fingerprints)) this.send(id, call);
     this.retryParked();
   }
 
-  private updateHandlers(id: number, events: string[]): void {
-    if (!this.members.setHandlers(id, events)) return this.join(id, events);
+  private updateHandlers(id: number, events: string[], fingerprints?: string[]): void {
+    if (!this.members.setHandlers(id, events, fingerprints)) return this.join(id, events, fingerprints);
     this.retryParked();
+  }
+
+  /**
+   * Whether `peer` handles `ev` under another version of the contract than the caller's `fp`:
+   * then it must not get the request. A peer or a caller without fingerprints takes anything.
+   */
+  private mismatched(ev: string, fp: string | undefined, peer: number): string | undefined {
+    if (fp === undefined) return undefined;
+    const theirs = this.members.get(peer)?.fingerprints?.get(ev);
+    return theirs === undefined || theirs === fp ? undefined : theirs;
+  }
+
+  /** Whether every target of `ev` runs the caller's version `fp` (the common case, answered from a cache). */
+  private allAgree(ev: string, fp: string | undefined): boolean {
+    if (fp === undefined) return true;
+    const agreed = this.members.agreed(ev);
+    return agreed === undefined || agreed === fp;
+  }
+
+  private mismatchError(ev: string, expected: string, actual: string, peer: number): WireError {
+    const worker = this.workerOf(peer);
+    return errorToWire(new ContractMismatchError(ev, worker, expected, actual, this.hostOf(peer)), ev, worker);
+  }
+
+  /** A broadcast skipped a worker on another version of its event: counted, and logged once per worker and version. */
+  private skippedBroadcast(ev: string, fp: string, actual: string, peer: number, count: number): void {
+    this.contractMismatches += count;
+    const key = `${ev}\u0000${peer}\u0000${actual}`;
+    if (this.mismatchLogged.has(key)) return;
+    if (this.mismatchLogged.size > 1000) this.mismatchLogged.clear();
+    this.mismatchLogged.add(key);
+    this.log.warn('a broadcast skipped a worker on another version of the contract', {
+      event: ev,
+      worker: this.workerOf(peer),
+      host: this.hostOf(peer) ?? localHost(),
+      fingerprint: actual,
+      callerFingerprint: fp,
+    });
   }
 
   // ---- requests -----------------------------------------------------------------------
@@ -415,7 +461,15 @@ export class Router {
     const call: CallFrame = { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: f.p, from };
     if (f.ps !== undefined) call.ps = f.ps;
     const count = f.ps?.length ?? 1;
-    const targets = this.members.routable(f.ev);
+    let targets = this.members.routable(f.ev);
+    if (!this.allAgree(f.ev, f.fp)) {
+      const fp = f.fp as string;
+      targets = targets.filter((id) => {
+        const theirs = this.mismatched(f.ev, fp, id);
+        if (theirs !== undefined) this.skippedBroadcast(f.ev, fp, theirs, id, count);
+        return theirs === undefined;
+      });
+    }
     // All or nothing: a run too large to reach one target, or sent to one that cannot take
     // it now, reaches none.
     for (const id of targets) {
@@ -433,7 +487,7 @@ export class Router {
         this.send(id, { cb: PROTOCOL_VERSION, t: 'call', id: 0, ev: f.ev, op: 'b', p: '', from, own: f.id });
       else this.send(id, call);
     }
-    const reached = targets.length + this.members.holdForStarting(call, count);
+    const reached = targets.length + this.members.holdForStarting(call, count, f.fp);
     if (reached === 0) this.unhandledBroadcasts += count;
     // Accepted once every channel it went to can take more: a sender outrunning a slow
     // worker waits here instead of the master buffering without bound.
@@ -450,7 +504,7 @@ export class Router {
   private consume(from: number, f: RequestFrame): void {
     const ms = f.ms ?? this.options.timeoutMs;
     if (f.dk === undefined) {
-      this.startConsume(from, f.id, f.ev, f.p, f.own === true, ms, f.rd ?? true, undefined);
+      this.startConsume(from, f.id, f.ev, f.p, f.own === true, ms, f.rd ?? true, undefined, f.fp);
       return;
     }
     const dkey = `${f.ev}\u0000${f.dk}`;
@@ -473,14 +527,14 @@ export class Router {
     entry = { key: dkey, waiters: [waiter], shared: false };
     this.dedupe.start(dkey, entry);
     const shared = this.transport.sharedDedupe;
-    if (!shared) return this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, entry);
+    if (!shared) return this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, entry, f.fp);
     const job = entry;
     shared.claim(dkey, f.ev, ms).then(
       (claim) => {
         if (this.closed || this.dedupe.job(dkey) !== job) return;
         if (!claim.run) return this.settleDedupe(job, claim.ok ? { ok: true } : { ok: false, e: claim.e });
         job.shared = true;
-        this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, job);
+        this.startConsume(undefined, 0, f.ev, f.p, false, ms, f.rd ?? true, job, f.fp);
       },
       (err: unknown) => {
         if (this.closed || this.dedupe.job(dkey) !== job) return;
@@ -505,6 +559,7 @@ export class Router {
     ms: number,
     redeliver: boolean,
     dedupe: DedupeEntry | undefined,
+    fp: string | undefined,
   ): void {
     const req: ConsumeRequest = {
       key: this.nextKey++,
@@ -513,6 +568,7 @@ export class Router {
       ev,
       p,
       own,
+      fp,
       ms,
       timed: false,
       parked: false,
@@ -531,10 +587,19 @@ export class Router {
 
   private routeConsume(req: ConsumeRequest): void {
     let candidates = this.members.routable(req.ev, req.tried);
-    const reachable = candidates.filter((id) => this.fits(req, id) && this.transport.unreachable?.(id) === undefined);
+    const agree = this.allAgree(req.ev, req.fp);
+    const reachable = candidates.filter(
+      (id) =>
+        this.fits(req, id) &&
+        this.transport.unreachable?.(id) === undefined &&
+        (agree || this.mismatched(req.ev, req.fp, id) === undefined),
+    );
     if (reachable.length < candidates.length) {
       if (reachable.length === 0) {
         const id = candidates[0] as number;
+        const theirs = this.mismatched(req.ev, req.fp, id);
+        if (theirs !== undefined)
+          return this.failConsumeWire(req, this.mismatchError(req.ev, req.fp as string, theirs, id));
         const unreachable = this.cannotReach(req.ev, id);
         if (unreachable) return this.failConsumeWire(req, unreachable);
         const limit = this.crossLimit(id) as number;
@@ -574,6 +639,7 @@ export class Router {
       ev: f.ev,
       p: f.p,
       own: f.own === true,
+      fp: f.fp,
       ms: f.ms ?? this.options.timeoutMs,
       timed: false,
       parked: false,
@@ -610,9 +676,17 @@ export class Router {
     }
     req.parked = false;
     req.left = targets.length;
+    const agree = this.allAgree(req.ev, req.fp);
     for (let slot = 0; slot < targets.length; slot++) {
       const id = targets[slot] as number;
       req.outcomes.push(undefined);
+      const theirs = agree ? undefined : this.mismatched(req.ev, req.fp, id);
+      if (theirs !== undefined) {
+        // Another version of the event: never handed a payload it might misread.
+        req.deliveries.push(undefined);
+        this.settleSlot(req, slot, this.outcome(id, false, this.mismatchError(req.ev, req.fp as string, theirs, id)));
+        continue;
+      }
       const unreachable = this.cannotReach(req.ev, id);
       if (unreachable) {
         req.deliveries.push(undefined);

@@ -25,6 +25,7 @@ import {
   type CallFrame,
   type DownFrame,
   type ReplyFrame,
+  type UpFrame,
   type WireError,
 } from '../../core/protocol/frames.js';
 import type { PeerKey, RouterTransport, RouterTransportEvents } from '../../core/transport.js';
@@ -50,6 +51,8 @@ export const REMOTE_BASE = 1_000_000_000;
 const RELAY_BASE = 2 ** 50;
 /** Bytes of a NATS message kept for the link's header and envelope, below the server's `max_payload`. */
 export const LINK_ENVELOPE_BYTES = 8 * 1024;
+/** How long a host gathers what arrived from another before acknowledging it. */
+const ACK_DELAY_MS = 5;
 /** How long a settled run-once job lives in the KV bucket when the bus remembers it for ever. */
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -60,6 +63,7 @@ interface RemotePeer {
   readonly id: PeerId;
   state: PeerCode;
   events: string[];
+  fingerprints: string[] | undefined;
 }
 
 /** Another host, from the first message heard from it until it leaves or is declared dead. */
@@ -138,7 +142,7 @@ export class NatsFederation implements RouterTransport {
   private readonly fenced = new Map<string, number>();
   private nextKey = REMOTE_BASE;
   /** This host's peers that joined, as the other hosts learn them. */
-  private readonly local = new Map<number, { state: PeerCode; events: string[] }>();
+  private readonly local = new Map<number, { state: PeerCode; events: string[]; fingerprints?: string[] }>();
   private gen = 1;
   private membershipDue = false;
   private readonly relayed = new Map<number, Relayed>();
@@ -417,22 +421,24 @@ export class NatsFederation implements RouterTransport {
 
   private fromLocal(peer: PeerKey, message: unknown): void {
     if (typeof message === 'object' && message !== null) {
-      const f = message as { t?: unknown; id?: unknown; ev?: unknown };
+      const f = message as { t?: unknown; id?: unknown; ev?: unknown; fps?: unknown };
       switch (f.t) {
         case 'res':
           if (typeof f.id === 'number' && f.id >= RELAY_BASE) return this.relayReply(peer, message as ReplyFrame);
           break;
         case 'hello':
-          if (isEventList(f.ev)) this.setLocal(peer, 'r', f.ev);
+          if (isEventList(f.ev)) this.setLocal(peer, 'r', f.ev, fingerprintsOf(f.ev, f.fps));
           break;
         case 'handlers': {
           const state = this.local.get(peer)?.state;
-          if (isEventList(f.ev)) this.setLocal(peer, state === undefined || state === 's' ? 'r' : state, f.ev);
+          if (isEventList(f.ev)) {
+            this.setLocal(peer, state === undefined || state === 's' ? 'r' : state, f.ev, fingerprintsOf(f.ev, f.fps));
+          }
           break;
         }
         case 'drain': {
           const mine = this.local.get(peer);
-          if (mine) this.setLocal(peer, 'd', mine.events);
+          if (mine) this.setLocal(peer, 'd', mine.events, mine.fingerprints);
           break;
         }
         case 'bye':
@@ -450,8 +456,8 @@ export class NatsFederation implements RouterTransport {
     this.events?.onPeerGone(peer, reason);
   }
 
-  private setLocal(peer: number, state: PeerCode, events: string[]): void {
-    this.local.set(peer, { state, events: [...events] });
+  private setLocal(peer: number, state: PeerCode, events: string[], fingerprints?: string[]): void {
+    this.local.set(peer, { state, events: [...events], ...(fingerprints ? { fingerprints: [...fingerprints] } : {}) });
     this.membershipChanged();
   }
 
@@ -478,7 +484,9 @@ export class NatsFederation implements RouterTransport {
 
   private snapshot(): SnapshotPeer[] {
     const peers: SnapshotPeer[] = [];
-    for (const [worker, p] of this.local) peers.push([worker, p.state, p.events]);
+    for (const [worker, p] of this.local) {
+      peers.push(p.fingerprints ? [worker, p.state, p.events, p.fingerprints] : [worker, p.state, p.events]);
+    }
     return peers;
   }
 
@@ -657,7 +665,7 @@ export class NatsFederation implements RouterTransport {
     host.gen = gen;
     const events = this.events;
     const seen = new Set<number>();
-    for (const [worker, state, list] of peers) {
+    for (const [worker, state, list, fps] of peers) {
       seen.add(worker);
       const known = host.peers.get(worker);
       if (!known) {
@@ -667,21 +675,24 @@ export class NatsFederation implements RouterTransport {
           id: { host: host.name, worker },
           state,
           events: [...list],
+          fingerprints: fps,
         };
         host.peers.set(worker, peer);
         this.remotePeers.set(peer.key, peer);
         events?.onPeerStarting(peer.key);
-        if (state !== 's') events?.onMessage(peer.key, { cb: PROTOCOL_VERSION, t: 'hello', ev: peer.events });
+        if (state !== 's') events?.onMessage(peer.key, helloOf('hello', peer));
         if (state === 'd') events?.onMessage(peer.key, { cb: PROTOCOL_VERSION, t: 'drain' });
         continue;
       }
       if (known.state === 's' && state !== 's') {
         known.state = 'r';
         known.events = [...list];
-        events?.onMessage(known.key, { cb: PROTOCOL_VERSION, t: 'hello', ev: known.events });
-      } else if (!sameList(known.events, list)) {
+        known.fingerprints = fps;
+        events?.onMessage(known.key, helloOf('hello', known));
+      } else if (!sameList(known.events, list) || !sameList(known.fingerprints ?? [], fps ?? [])) {
         known.events = [...list];
-        events?.onMessage(known.key, { cb: PROTOCOL_VERSION, t: 'handlers', ev: known.events });
+        known.fingerprints = fps;
+        events?.onMessage(known.key, helloOf('handlers', known));
       }
       if (state === 'd' && known.state !== 'd') {
         known.state = 'd';
@@ -731,11 +742,16 @@ export class NatsFederation implements RouterTransport {
     this.heartbeat();
   }
 
+  /**
+   * Acknowledges what arrived from `host` a few milliseconds later, once for everything that
+   * arrived meanwhile: under a flood that is one ack per several messages instead of one per
+   * message, and nothing waits on an ack but the sender's window.
+   */
   private ackSoon(host: RemoteHost): void {
     if (host.ackDue) return;
     host.ackDue = true;
     this.acksDue.push(host);
-    if (this.acksDue.length === 1) setImmediate(() => this.flushAcks());
+    if (this.acksDue.length === 1) setTimeout(() => this.flushAcks(), ACK_DELAY_MS);
   }
 
   private flushAcks(): void {
@@ -772,6 +788,18 @@ export class NatsFederation implements RouterTransport {
 }
 
 const STATE_NAMES = { s: 'starting', r: 'ready', d: 'draining' } as const;
+
+/** The `hello` or `handlers` frame a remote peer would send its own router. */
+function helloOf(t: 'hello' | 'handlers', peer: RemotePeer): UpFrame {
+  return peer.fingerprints
+    ? { cb: PROTOCOL_VERSION, t, ev: peer.events, fps: peer.fingerprints }
+    : { cb: PROTOCOL_VERSION, t, ev: peer.events };
+}
+
+/** A local peer's fingerprints, if its frame carried well-formed ones. */
+function fingerprintsOf(events: readonly string[], fps: unknown): string[] | undefined {
+  return isEventList(fps) && fps.length === events.length ? fps : undefined;
+}
 
 function isEventList(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((e) => typeof e === 'string');

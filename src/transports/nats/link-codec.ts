@@ -14,9 +14,11 @@ import type { CallFrame, ReplyFrame } from '../../core/protocol/frames.js';
 /**
  * One peer of a host as the others learn it: worker id, `s`tarting (forked, not joined yet:
  * broadcasts are held for it, requests with no handler wait for it), `r`eady or `d`raining,
- * and its events.
+ * its events, and their fingerprints when its contracts have them (one per event, `''` for none).
  */
-export type SnapshotPeer = [worker: number, state: PeerCode, events: string[]];
+export type SnapshotPeer =
+  | [worker: number, state: PeerCode, events: string[]]
+  | [worker: number, state: PeerCode, events: string[], fingerprints: string[]];
 export type PeerCode = 's' | 'r' | 'd';
 
 /** What travels on a link, in order. */
@@ -137,7 +139,11 @@ export function isSnapshot(v: unknown): v is SnapshotPeer[] {
     v.every(
       (p) =>
         Array.isArray(p) &&
-        p.length === 3 &&
+        (p.length === 3 ||
+          (p.length === 4 &&
+            Array.isArray(p[3]) &&
+            (p[3] as unknown[]).length === (p[2] as unknown[]).length &&
+            (p[3] as unknown[]).every(isStr))) &&
         isInt(p[0]) &&
         p[0] >= 0 &&
         (p[1] === 's' || p[1] === 'r' || p[1] === 'd') &&
