@@ -45,6 +45,7 @@ const projects: readonly Project[] = [
   { name: 'strict', titleSuffix: '' },
   { name: 'loose', titleSuffix: ' (strict: false)' },
   { name: 'generated', titleSuffix: ' (generated messenger)' },
+  { name: 'exact', titleSuffix: ' (exactOptionalPropertyTypes)' },
 ].filter((p) => existsSync(path.join(fixturesDir, p.name, 'tsconfig.json')));
 
 /** The file of the strict project whose expect-type assertions must compile cleanly. */
