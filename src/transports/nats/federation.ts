@@ -512,14 +512,20 @@ export class NatsFederation implements RouterTransport {
     const r = this.relayed.get(f.id);
     if (!r || r.worker !== worker) return;
     this.relayed.delete(f.id);
-    const owed = (this.relayOwed.get(worker) ?? 1) - 1;
-    if (owed > 0) this.relayOwed.set(worker, owed);
-    else {
-      this.relayOwed.delete(worker);
-      if (this.heldDrained.delete(worker)) this.inner.send(worker, { cb: PROTOCOL_VERSION, t: 'drained' });
-    }
-    if (!this.hosts.has(r.host.name) || this.hosts.get(r.host.name) !== r.host) return;
+    this.relaySettled(worker);
+    if (this.hosts.get(r.host.name) !== r.host) return;
     r.host.out.push({ k: 'r', worker, frame: this.replyFor(r, worker, f) });
+  }
+
+  /**
+   * A call another host made to `worker` is over (answered, or its caller gone): once the
+   * worker owes other hosts nothing, the `drained` held back from it goes out.
+   */
+  private relaySettled(worker: number): void {
+    const owed = (this.relayOwed.get(worker) ?? 1) - 1;
+    if (owed > 0) return void this.relayOwed.set(worker, owed);
+    this.relayOwed.delete(worker);
+    if (this.heldDrained.delete(worker)) this.inner.send(worker, { cb: PROTOCOL_VERSION, t: 'drained' });
   }
 
   /** The reply as the caller's host gets it: its delivery id, and the errors naming this host. */
@@ -720,12 +726,7 @@ export class NatsFederation implements RouterTransport {
     for (const [id, r] of this.relayed) {
       if (r.host !== host) continue;
       this.relayed.delete(id);
-      const owed = (this.relayOwed.get(r.worker) ?? 1) - 1;
-      if (owed > 0) this.relayOwed.set(r.worker, owed);
-      else {
-        this.relayOwed.delete(r.worker);
-        if (this.heldDrained.delete(r.worker)) this.inner.send(r.worker, { cb: PROTOCOL_VERSION, t: 'drained' });
-      }
+      this.relaySettled(r.worker);
     }
     (fence ? this.log.warn : this.log.info).call(this.log, fence ? 'host declared dead' : 'host left', {
       host: host.name,
