@@ -588,12 +588,16 @@ export class Router {
   private routeConsume(req: ConsumeRequest): void {
     let candidates = this.members.routable(req.ev, req.tried);
     const agree = this.allAgree(req.ev, req.fp);
-    const reachable = candidates.filter(
-      (id) =>
-        this.fits(req, id) &&
-        this.transport.unreachable?.(id) === undefined &&
-        (agree || this.mismatched(req.ev, req.fp, id) === undefined),
-    );
+    // On one host with one contract version every candidate can take it: no copy of the list.
+    const mayExclude = !agree || this.transport.unreachable !== undefined || this.transport.maxFrameBytes !== undefined;
+    const reachable = !mayExclude
+      ? candidates
+      : candidates.filter(
+          (id) =>
+            this.fits(req, id) &&
+            this.transport.unreachable?.(id) === undefined &&
+            (agree || this.mismatched(req.ev, req.fp, id) === undefined),
+        );
     if (reachable.length < candidates.length) {
       if (reachable.length === 0) {
         const id = candidates[0] as number;
