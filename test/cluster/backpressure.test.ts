@@ -13,7 +13,8 @@
 // was acknowledged, the slow worker had handled all but about a channel's worth.
 import test, { type ExecutionContext } from 'ava';
 import { HIGH_WATER_CHARS } from '../../src/transports/stream/outbox.js';
-import { floodBlob, memorySampler, type MemoryGrowth } from '../fixtures/cluster/flood.js';
+import { floodBlob } from '../fixtures/cluster/flood.js';
+import { memorySampler, type MemoryGrowth } from '../helpers/memory.js';
 import { messenger } from '../fixtures/cluster/messenger.js';
 import type { FloodStats } from '../fixtures/cluster/test.contract.js';
 import { sleep, startWorkers, stopAllWorkers, waitForQuiet } from '../helpers/cluster.js';

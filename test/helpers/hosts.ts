@@ -36,7 +36,7 @@ export interface FloodResult {
   failed: number;
   errors: string[];
   ms: number;
-  /** The master's largest RSS and heap growth while it flooded, in bytes. */
+  /** With `measure`: the master's largest growth of RSS and of live heap (sampled after a full collection) while it flooded, in bytes; NaN otherwise. */
   peakRssGrowth: number;
   peakHeapGrowth: number;
 }
@@ -71,7 +71,13 @@ export interface Host {
   /** Resolves once its master's router knows `count` workers, on any host, ready with handlers. */
   peers(count: number): Promise<number>;
   /** Broadcasts `hosts.note` from the master: texts `<tag><i>`, about `bytes` long. */
-  flood(options: { count: number; tag: string; bytes?: number; inflight?: number }): Promise<FloodResult>;
+  flood(options: {
+    count: number;
+    tag: string;
+    bytes?: number;
+    inflight?: number;
+    measure?: boolean;
+  }): Promise<FloodResult>;
   /** Maps `hosts.who` from the master in a loop for `ms`. */
   mapLoop(ms: number): Promise<MapLoopResult>;
   /** `busStats()` of the master. */
