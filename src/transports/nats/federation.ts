@@ -55,6 +55,8 @@ export const LINK_ENVELOPE_BYTES = 8 * 1024;
 const ACK_DELAY_MS = 5;
 /** How long a settled run-once job lives in the KV bucket when the bus remembers it for ever. */
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How often other hosts' silence is judged: often enough to notice a death well within `deadAfterMs`. */
+const CHECK_EVERY_MS = (heartbeatMs: number): number => Math.min(250, heartbeatMs / 2);
 
 /** A worker of another host, as this host's router sees it. */
 interface RemotePeer {
@@ -123,8 +125,14 @@ export interface NatsStatus {
   /** The server's `max_payload`, in bytes. */
   readonly maxPayload: number | undefined;
   readonly reconnects: number;
+  /** When this host last lost its NATS server (epoch milliseconds). */
+  readonly disconnectedAt: number | undefined;
+  /** When this host last reconnected to a NATS server (epoch milliseconds). */
+  readonly reconnectedAt: number | undefined;
   /** Messages from NATS that were not ours or were malformed, dropped. */
   readonly malformed: number;
+  /** Times this host's own timers ran so late that the time was not counted as others' silence. */
+  readonly stalls: number;
   /** Other hosts, by name. */
   readonly hosts: HostStatus[];
 }
@@ -154,7 +162,12 @@ export class NatsFederation implements RouterTransport {
   private timers: NodeJS.Timeout[] = [];
   private connected = false;
   private reconnects = 0;
+  private disconnectedAt: number | undefined;
+  private reconnectedAt: number | undefined;
   private malformed = 0;
+  /** Checks of other hosts' silence that ran late enough to show this process was stalled. */
+  private stalls = 0;
+  private lastCheckAt = Date.now();
   private closed = false;
   private readonly warned = new Set<string>();
   private kvDedupe: KvDedupe | undefined;
@@ -218,7 +231,7 @@ export class NatsFederation implements RouterTransport {
   unreachable(peer: PeerKey): string | undefined {
     if (peer < REMOTE_BASE || this.connected) return undefined;
     const remote = this.remotePeers.get(peer);
-    if (!remote?.host.out.congested) return undefined;
+    if (!remote?.host.out.windowFull) return undefined;
     return (
       `host ${remote.host.name} cannot be reached now: this host is not connected to NATS and ` +
       `${remote.host.out.inFlightBytes} bytes to it wait for an acknowledgement (linkWindowBytes ${this.options.linkWindowBytes})`
@@ -291,7 +304,10 @@ export class NatsFederation implements RouterTransport {
       server: this.connected ? this.nc?.getServer() : undefined,
       maxPayload: this.nc?.info?.max_payload,
       reconnects: this.reconnects,
+      disconnectedAt: this.disconnectedAt,
+      reconnectedAt: this.reconnectedAt,
       malformed: this.malformed,
+      stalls: this.stalls,
       hosts,
     };
   }
@@ -341,7 +357,7 @@ export class NatsFederation implements RouterTransport {
       this.log,
     );
     this.timers.push(setInterval(() => this.heartbeat(), this.options.heartbeatMs));
-    this.timers.push(setInterval(() => this.checkHosts(), Math.min(250, this.options.heartbeatMs / 2)));
+    this.timers.push(setInterval(() => this.checkHostsSoon(), CHECK_EVERY_MS(this.options.heartbeatMs)));
     for (const t of this.timers) t.unref();
     // Every live host heartbeats within one interval: after it, this host knows them all
     // (and their membership, which each heartbeat carries), so nothing routed from here
@@ -358,10 +374,12 @@ export class NatsFederation implements RouterTransport {
       switch (s.type) {
         case 'disconnect':
           this.connected = false;
+          this.disconnectedAt = Date.now();
           this.log.warn('lost the NATS server; reconnecting', { host: this.host, server: s.server });
           break;
         case 'reconnect':
           this.connected = true;
+          this.reconnectedAt = Date.now();
           this.reconnects++;
           this.log.info('reconnected to NATS', { host: this.host, server: s.server });
           // The client dropped whatever it had not written: send it again, and ask every
@@ -401,7 +419,27 @@ export class NatsFederation implements RouterTransport {
     this.publish(this.subjects.heartbeat, JSON.stringify(hb));
   }
 
+  /**
+   * Judges silence only after this process has read what arrived: the check runs after the
+   * event loop's I/O phase, not straight from the timer, and time this process spent unable to
+   * run its timers does not count as another host's silence. A master busy enough to run its
+   * timers seconds late has not heard from anyone in that time either, and declaring the others
+   * dead then would be wrong about them.
+   */
+  private checkHostsSoon(): void {
+    const now = Date.now();
+    const every = CHECK_EVERY_MS(this.options.heartbeatMs);
+    const late = now - this.lastCheckAt - every;
+    this.lastCheckAt = now;
+    if (late > every) {
+      this.stalls++;
+      for (const host of this.hosts.values()) host.lastHeard = Math.min(now, host.lastHeard + late);
+    }
+    setImmediate(() => this.checkHosts());
+  }
+
   private checkHosts(): void {
+    if (this.closed) return;
     const now = Date.now();
     for (const host of [...this.hosts.values()]) {
       if (now - host.lastHeard > this.options.deadAfterMs) {

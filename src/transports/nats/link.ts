@@ -9,6 +9,9 @@
 import { encodeData, entryChars, type LinkAddress, type LinkEntry } from './link-codec.js';
 import type { CallFrame } from '../../core/protocol/frames.js';
 
+/** Characters queued for one flush beyond which senders wait for it (see `congested`). */
+const MAX_QUEUED_CHARS = 256 * 1024;
+
 interface Sent {
   readonly seq: number;
   readonly text: string;
@@ -64,8 +67,19 @@ export class OutLink {
     }
   }
 
-  /** Whether more is in flight than the window allows. */
+  /**
+   * Whether a sender should wait: more is in flight than the window allows, or more is queued
+   * than one flush should carry. The second bound matters for a sender whose calls complete
+   * without I/O (the master's own messenger): without it, it could queue a whole window of
+   * small messages in one turn of the event loop, seconds on a busy machine, during which this
+   * process runs no timer and sends no heartbeat, and the other hosts declare it dead.
+   */
   get congested(): boolean {
+    return this.windowFull || this.queuedChars > MAX_QUEUED_CHARS;
+  }
+
+  /** Whether more is in flight than the window allows. */
+  get windowFull(): boolean {
     return this.unackedBytes + this.queuedChars > this.windowBytes;
   }
 
@@ -139,6 +153,11 @@ export class OutLink {
   private flush(): void {
     this.flushing = false;
     if (this.closed || this.queue.length === 0) return;
+    this.sendQueued();
+    this.wake();
+  }
+
+  private sendQueued(): void {
     const entries = this.queue;
     this.queue = [];
     this.queuedChars = 0;
