@@ -28,6 +28,7 @@ export const ErrorCodes = {
   CLOSED: 'CB_CLOSED',
   RELOAD_FAILED: 'CB_RELOAD_FAILED',
   START_FAILED: 'CB_START_FAILED',
+  CONTROL_SOCKET: 'CB_CONTROL_SOCKET',
 } as const;
 
 /** One of the bus's stable error codes. */
@@ -282,5 +283,31 @@ export class ReloadFailedError extends BusError {
 export class StartFailedError extends BusError {
   constructor(message: string) {
     super(ErrorCodes.START_FAILED, message);
+  }
+}
+
+/** Why the control socket could not be used; the `reason` of a `ControlSocketError`. */
+export type ControlSocketFailure =
+  /** No master answers where the command looked (none runs for this directory, or not at that pid or path). */
+  | 'no-master'
+  /** More than one master runs for this directory: name one with `--pid` or `--socket`. */
+  | 'ambiguous'
+  /** The socket's directory is not private to this user (another owner, a symbolic link, open to others). */
+  | 'unsafe'
+  /** The operating system refused the connection (not this user's socket) or the path cannot be used. */
+  | 'refused'
+  /** The master closed the connection or answered something that is not a control answer. */
+  | 'protocol';
+
+/**
+ * The control socket (`clusterbus status`, `clusterbus reload`) could not be reached or used,
+ * from the command line, or by a master setting it up (which then runs without one, and logs
+ * this error).
+ */
+export class ControlSocketError extends BusError {
+  readonly reason: ControlSocketFailure;
+  constructor(reason: ControlSocketFailure, message: string, cause?: unknown) {
+    super(ErrorCodes.CONTROL_SOCKET, message, cause === undefined ? {} : { cause });
+    this.reason = reason;
   }
 }

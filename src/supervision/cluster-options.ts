@@ -7,9 +7,9 @@ import { BadOptionsError } from '../errors.js';
 import { stderrLogger, type Logger } from '../logger.js';
 import type { BusOptions } from '../core/options.js';
 import type { NatsStatus } from '../transports/nats/federation.js';
-import type { WorkerStatus } from './control.js';
+import type { InFlightReport, WorkerStatus } from './control.js';
 
-export type { WorkerStatus } from './control.js';
+export type { InFlightReport, InFlightRequest, WorkerStatus } from './control.js';
 
 /** One worker slot (1..N) as `status()` reports it. */
 export interface SlotStatus {
@@ -52,9 +52,42 @@ export interface ClusterControl {
   reload(): Promise<void>;
   /** Resolves the first time every slot has a ready worker. */
   ready(): Promise<void>;
-  /** Drains every worker, waits for them (at most `shutdownTimeoutMs`), then stops supervising. */
-  shutdown(): Promise<void>;
+  /**
+   * Drains every worker and waits for them; a worker still running shortly before
+   * `shutdownTimeoutMs` is asked what it was still doing, which is logged, and killed. Then
+   * stops supervising.
+   * Resolves with the workers that had to be killed.
+   */
+  shutdown(): Promise<ShutdownReport>;
 }
+
+/** A worker killed because it had not finished draining by its deadline. */
+export interface KilledWorker {
+  readonly id: number;
+  readonly index: number;
+  readonly pid: number | undefined;
+  /**
+   * `shutdownTimeoutMs` (the shutdown's deadline), or `killTimeoutMs` for a worker that was
+   * already draining for a reload or a crash replacement when the shutdown began.
+   */
+  readonly deadline: 'killTimeoutMs' | 'shutdownTimeoutMs';
+  /** What it was still doing, or `undefined` if it did not answer in time (a blocked event loop). */
+  readonly inFlight: InFlightReport | undefined;
+}
+
+/** What `control.shutdown()` resolves with. */
+export interface ShutdownReport {
+  /** How long the shutdown took, in milliseconds. */
+  readonly durationMs: number;
+  /** Workers killed since the shutdown began; empty when every worker finished in time. */
+  readonly killed: KilledWorker[];
+}
+
+/**
+ * The master's exit status after a graceful shutdown (`SIGTERM`, `SIGINT`) that had to kill a
+ * worker still serving at the deadline, or that passed `shutdownTimeoutMs`.
+ */
+export const EXIT_WORKERS_KILLED = 124;
 
 /** The worker's handle, given to the `worker` hook. */
 export interface WorkerContext {
@@ -82,7 +115,11 @@ export interface ClusterOptions {
   worker: (ctx: WorkerContext) => void | Promise<void>;
   /** A worker not ready this long after its fork counts as a failed start. Default: 30 000 ms. */
   readyTimeoutMs?: number;
-  /** A draining worker still alive this long after it was told to drain is killed. Default: 10 000 ms. */
+  /**
+   * A worker draining for a reload or a crash replacement that is still alive this long after
+   * it was told to drain is killed (after the master logged which requests it cut). At
+   * shutdown, `shutdownTimeoutMs` governs instead. Default: 10 000 ms.
+   */
   killTimeoutMs?: number;
   /**
    * How long a draining worker keeps an idle HTTP/1.1 keep-alive connection open for one last
@@ -107,10 +144,28 @@ export interface ClusterOptions {
   maxForksPerSecond?: number;
   /** Signal that triggers a rolling reload, or `false`. Default: `'SIGUSR2'`. */
   reloadSignal?: NodeJS.Signals | false;
-  /** Shut down gracefully on SIGTERM and SIGINT, then exit 0. Default: true. */
+  /**
+   * Shut down gracefully on SIGTERM and SIGINT, then exit: 0 when every worker finished in
+   * time, 124 (`EXIT_WORKERS_KILLED`) when one had to be killed. Default: true.
+   */
   handleSignals?: boolean;
-  /** Hard deadline of a graceful shutdown. Default: 15 000 ms. */
+  /**
+   * Deadline of a graceful shutdown, from the signal: the master has exited by then. Workers
+   * still serving a little before it (1 000 ms, or a quarter of it if that is less) are asked
+   * what they were doing, which is logged, and killed. The default fits Docker, which kills
+   * 10 s after `SIGTERM`; under Kubernetes, set it below `terminationGracePeriodSeconds` (30 s
+   * by default) minus any `preStop` time, e.g. 25 000. Default: 9 000 ms.
+   */
   shutdownTimeoutMs?: number;
+  /**
+   * The control socket that `clusterbus status` and `clusterbus reload` talk to: a Unix socket
+   * only this user can open. `true`: `<app>.<pid>.sock` in the runtime directory
+   * (`CLUSTERBUS_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/clusterbus`, else
+   * `<tmpdir>/clusterbus-<uid>`, created with mode 0700); a path: there, in a directory that
+   * must exist and be private to this user; `false`: none. Never on Windows. If it cannot be
+   * set up, the master logs why and runs without it. Default: true.
+   */
+  controlSocket?: boolean | string;
   /**
    * IPC serialization of the workers' channels. Bus traffic travels on each worker's bus pipe
    * and does not depend on it. `'advanced'` (V8's serializer) lets your own `process.send`
@@ -158,6 +213,10 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
       throw new BadOptionsError(`${key} must be a positive number, got ${String(v)}`);
     }
   }
+  const socket = options.controlSocket;
+  if (socket !== undefined && typeof socket !== 'boolean' && (typeof socket !== 'string' || socket === '')) {
+    throw new BadOptionsError(`controlSocket must be true, false or a path, got ${String(socket)}`);
+  }
   const count = workers === 0 ? os.availableParallelism() : workers;
   const killTimeoutMs = options.killTimeoutMs ?? 10_000;
   return {
@@ -174,7 +233,8 @@ export function resolveClusterOptions(options: ClusterOptions): ResolvedClusterO
     maxForksPerSecond: options.maxForksPerSecond ?? Math.max(10, count),
     reloadSignal: options.reloadSignal ?? 'SIGUSR2',
     handleSignals: options.handleSignals ?? true,
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 15_000,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 9_000,
+    controlSocket: socket ?? true,
     serialization: options.serialization ?? 'json',
     logger: options.logger ?? options.bus?.logger ?? stderrLogger(),
     bus: options.bus,

@@ -1,7 +1,8 @@
 /**
  * The supervision wire format: what a worker and the master's supervisor tell each other
- * about a worker's life (ready, crashed, drain, reload, status). Kept apart from the bus
- * envelopes (`protocol.ts`) so that supervision works whatever transport the bus uses.
+ * about a worker's life (ready, crashed, drain, reload, status, what it is serving before a
+ * kill). Kept apart from the bus envelopes (`protocol.ts`) so that supervision works whatever
+ * transport the bus uses.
  */
 import type { ClusterStatus } from './cluster-options.js';
 
@@ -34,21 +35,44 @@ export interface CrashReport {
   stack?: string;
 }
 
+/** An HTTP request a worker was still serving when it was asked what it was doing. */
+export interface InFlightRequest {
+  readonly method: string;
+  /** The request's path and query, cut at `MAX_URL` characters. */
+  readonly url: string;
+  /** How long it had been running, in milliseconds. */
+  readonly ageMs: number;
+}
+
+/** What a worker was doing when the master asked, before killing it at a deadline. */
+export interface InFlightReport {
+  /** The oldest requests first, at most `MAX_IN_FLIGHT` of them. */
+  readonly requests: InFlightRequest[];
+  /** All the HTTP/1 requests in flight (`requests` may list fewer). */
+  readonly requestCount: number;
+  /** Open connections to its servers (HTTP/2 sessions included). */
+  readonly connections: number;
+  /** Bus handlers running for requests that expect a reply. */
+  readonly busHandlers: number;
+}
+
 /** Worker to master. */
 export type WorkerControl =
   | { cbc: typeof CONTROL_VERSION; t: 'ready' }
   | CrashReport
   | { cbc: typeof CONTROL_VERSION; t: 'reload'; id: number }
-  | { cbc: typeof CONTROL_VERSION; t: 'status'; id: number };
+  | { cbc: typeof CONTROL_VERSION; t: 'status'; id: number }
+  | { cbc: typeof CONTROL_VERSION; t: 'in-flight'; id: number; report: InFlightReport };
 
 /** Master to worker. */
 export type MasterControl =
   | { cbc: typeof CONTROL_VERSION; t: 'ready' }
   | { cbc: typeof CONTROL_VERSION; t: 'drain' }
   | { cbc: typeof CONTROL_VERSION; t: 'reloaded'; id: number; ok: boolean; error?: string }
-  | { cbc: typeof CONTROL_VERSION; t: 'status'; id: number; status: ClusterStatus };
+  | { cbc: typeof CONTROL_VERSION; t: 'status'; id: number; status: ClusterStatus }
+  | { cbc: typeof CONTROL_VERSION; t: 'in-flight'; id: number };
 
-/** The seed's raw reload directive (`process.send('think-cluster-reload-workers')`), still honoured. */
+/** think-cluster's raw reload directive (`process.send('think-cluster-reload-workers')`), still honoured. */
 export const LEGACY_RELOAD_DIRECTIVE = 'think-cluster-reload-workers';
 
 function isControl(msg: unknown): msg is { cbc: number; t: string } {
@@ -63,6 +87,27 @@ function isControl(msg: unknown): msg is { cbc: number; t: string } {
 /** Longest crash reason and stack the master keeps from a report. */
 const MAX_REASON = 2_000;
 const MAX_STACK = 16_000;
+/** Most requests, and longest URL, an in-flight report carries. */
+export const MAX_IN_FLIGHT = 20;
+export const MAX_URL = 200;
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Validates an in-flight report field by field; a look-alike is not one. */
+function parseInFlight(value: unknown): InFlightReport | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  if (!isCount(r.requestCount) || !isCount(r.connections) || !isCount(r.busHandlers)) return undefined;
+  if (!Array.isArray(r.requests)) return undefined;
+  const requests: InFlightRequest[] = [];
+  for (const item of r.requests.slice(0, MAX_IN_FLIGHT) as unknown[]) {
+    const q = item as Record<string, unknown> | null;
+    if (typeof q !== 'object' || q === null) return undefined;
+    if (typeof q.method !== 'string' || typeof q.url !== 'string' || !isCount(q.ageMs)) return undefined;
+    requests.push({ method: q.method.slice(0, 16), url: q.url.slice(0, MAX_URL), ageMs: q.ageMs });
+  }
+  return { requests, requestCount: r.requestCount, connections: r.connections, busHandlers: r.busHandlers };
+}
 
 const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
@@ -85,6 +130,10 @@ export function parseWorkerControl(msg: unknown): WorkerControl | undefined {
     case 'reload':
     case 'status':
       return isId(m.id) ? { cbc: CONTROL_VERSION, t: m.t, id: m.id } : undefined;
+    case 'in-flight': {
+      const report = parseInFlight(m.report);
+      return isId(m.id) && report ? { cbc: CONTROL_VERSION, t: 'in-flight', id: m.id, report } : undefined;
+    }
     default:
       return undefined;
   }
@@ -105,6 +154,8 @@ export function parseMasterControl(msg: unknown): MasterControl | undefined {
       return isId(m.id) && typeof m.status === 'object' && m.status !== null
         ? (m as unknown as MasterControl)
         : undefined;
+    case 'in-flight':
+      return isId(m.id) ? { cbc: CONTROL_VERSION, t: 'in-flight', id: m.id } : undefined;
     default:
       return undefined;
   }

@@ -26,6 +26,8 @@ interface Connection {
   readonly socket: net.Socket;
   /** Requests started and not finished. */
   active: number;
+  /** Those requests, for `inFlight()`: what was cut if the worker is killed. */
+  readonly requests: Map<ServerResponse, { method: string; url: string; startedAt: number }>;
   /** When it last became idle (no request in flight). */
   idleSince: number;
   /** It belongs to an HTTP/2 server: its session closes it. */
@@ -59,17 +61,20 @@ export class HttpDrainer {
   };
 
   private readonly onRequestStart = (message: unknown): void => {
-    const { response, socket } = message as RequestStart;
+    const { request, response, socket } = message as RequestStart;
     const conn = this.connections.get(socket) ?? this.track(socket);
     if (!conn) return;
     conn.active++;
+    conn.requests.set(response, { method: request.method ?? '?', url: request.url ?? '?', startedAt: Date.now() });
     // Before the application's handler runs: the response it writes tells the client to go.
     if (this.draining && !response.headersSent) response.shouldKeepAlive = false;
   };
 
   private readonly onResponseFinish = (message: unknown): void => {
-    const conn = this.connections.get((message as RequestStart).socket);
+    const { response, socket } = message as RequestStart;
+    const conn = this.connections.get(socket);
     if (!conn) return;
+    conn.requests.delete(response);
     conn.active = Math.max(0, conn.active - 1);
     if (conn.active === 0) conn.idleSince = Date.now();
   };
@@ -84,6 +89,12 @@ export class HttpDrainer {
   /** Open connections, for tests and logs. */
   get openConnections(): number {
     return this.connections.size;
+  }
+
+  /** The HTTP/1 requests being served now, oldest first, with when each started. */
+  inFlight(): { method: string; url: string; startedAt: number }[] {
+    const all = [...this.connections.values()].flatMap((c) => [...c.requests.values()]);
+    return all.sort((a, b) => a.startedAt - b.startedAt);
   }
 
   /**
@@ -113,7 +124,7 @@ export class HttpDrainer {
     let conn = this.connections.get(socket);
     if (conn) return conn;
     if (!this.servers.has(server)) this.adopt(server);
-    conn = { socket, active: 0, idleSince: Date.now(), http2: isHttp2Server(server) };
+    conn = { socket, active: 0, requests: new Map(), idleSince: Date.now(), http2: isHttp2Server(server) };
     this.connections.set(socket, conn);
     socket.once('close', () => {
       this.connections.delete(socket);

@@ -6,13 +6,15 @@
 import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { busPipeSettings } from '../transports/cluster/bus-pipe.js';
-import { configureBus, getBus } from '../bus.js';
+import { busStats, configureBus, getBus } from '../bus.js';
 import {
+  EXIT_WORKERS_KILLED,
   resolveClusterOptions,
   type ClusterControl,
   type ClusterOptions,
   type ResolvedClusterOptions,
 } from './cluster-options.js';
+import { ControlServer } from '../ops/control-server.js';
 import { BadOptionsError, StartFailedError } from '../errors.js';
 import { Supervisor } from './supervisor.js';
 import { installWorkerRuntime } from './worker-runtime.js';
@@ -81,15 +83,49 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterCont
     });
   }
   if (resolved.handleSignals) {
+    let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
-      resolved.logger.info('shutting down', { signal });
+      if (stopping) return;
+      stopping = true;
+      resolved.logger.info('shutting down', { signal, shutdownTimeoutMs: resolved.shutdownTimeoutMs });
+      // Whatever sent the signal kills the master after its own grace period (Docker 10 s,
+      // Kubernetes 30 s): the master must be gone by shutdownTimeoutMs whatever still runs.
+      setTimeout(() => {
+        resolved.logger.error('shutdown deadline passed; exiting', { shutdownTimeoutMs: resolved.shutdownTimeoutMs });
+        process.exit(EXIT_WORKERS_KILLED);
+      }, resolved.shutdownTimeoutMs);
+      let code = 0;
       void supervisor
         .shutdown()
-        .then(() => bus.leave())
-        .finally(() => process.exit(0));
+        .then((report) => {
+          if (report.killed.length > 0) {
+            code = EXIT_WORKERS_KILLED;
+            resolved.logger.warn('shutdown had to kill workers still serving at the deadline', {
+              killed: report.killed.map((k) => k.pid).join(','),
+              exitCode: code,
+            });
+          }
+          return bus.leave();
+        })
+        .finally(() => process.exit(code));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+  }
+  if (resolved.controlSocket !== false) {
+    await ControlServer.open({
+      socket: resolved.controlSocket,
+      logger: resolved.logger,
+      entry: cluster.settings.exec ?? process.argv[1],
+      target: {
+        status: () => supervisor.status(),
+        reload: () => supervisor.reload(),
+        get shuttingDown() {
+          return supervisor.shuttingDown;
+        },
+        busStats: () => busStats(),
+      },
+    });
   }
   await runMasterHook(resolved, supervisor);
   supervisor.start();

@@ -7,13 +7,35 @@ import cluster, { type Worker } from 'node:cluster';
 import type { NatsStatus } from '../transports/nats/federation.js';
 import type { Router } from '../core/router/router.js';
 import { busPipeSettings, pipeConfigured } from '../transports/cluster/bus-pipe.js';
-import type { ClusterControl, ClusterStatus, ResolvedClusterOptions, SlotStatus } from './cluster-options.js';
-import { CONTROL_VERSION, parseWorkerControl, type MasterControl, type WorkerStatus } from './control.js';
+import type {
+  ClusterControl,
+  ClusterStatus,
+  KilledWorker,
+  ResolvedClusterOptions,
+  ShutdownReport,
+  SlotStatus,
+} from './cluster-options.js';
+import {
+  CONTROL_VERSION,
+  parseWorkerControl,
+  type InFlightReport,
+  type MasterControl,
+  type WorkerStatus,
+} from './control.js';
 import { localHost } from '../core/peer-id.js';
 import { ReloadFailedError } from '../errors.js';
 
 /** How long a worker that reported a crash before it was ready has to exit by itself. */
 const CRASHED_EXIT_MS = 2_000;
+
+/** How long the master waits for a worker to say what it is doing before killing it. */
+const IN_FLIGHT_WAIT_MS = 250;
+
+/**
+ * How long before `shutdownTimeoutMs` the workers still running are killed, at most: the rest
+ * is for asking them what they were doing, seeing them exit, and the master's own exit.
+ */
+const SHUTDOWN_KILL_MARGIN_MS = 1_000;
 
 /** Environment variable carrying a worker's stable slot index (1..N). */
 export const WORKER_INDEX_ENV = 'CLUSTERBUS_WORKER_INDEX';
@@ -32,6 +54,8 @@ interface Managed {
   crashReason: string | undefined;
   readyTimer: NodeJS.Timeout | undefined;
   killTimer: NodeJS.Timeout | undefined;
+  /** Set once the master decided to kill it at a deadline. */
+  killing: Promise<void> | undefined;
   readonly settled: Deferred<void>;
   readonly exited: Deferred<void>;
 }
@@ -53,6 +77,8 @@ interface Deferred<T> {
   reject(err: unknown): void;
   done: boolean;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function deferred<T>(): Deferred<T> {
   let resolve!: (v: T) => void;
@@ -88,7 +114,12 @@ export class Supervisor implements ClusterControl {
   private readonly allReady = deferred<void>();
   private reloading: Promise<void> | undefined;
   private nextReload: Deferred<void> | undefined;
-  private shuttingDown: Promise<void> | undefined;
+  private stopping: Promise<ShutdownReport> | undefined;
+  /** Workers killed at a deadline since the shutdown began. */
+  private readonly killed: KilledWorker[] = [];
+  /** Questions to workers about what they are doing, by id. */
+  private readonly asked = new Map<number, (report: InFlightReport | undefined) => void>();
+  private nextAsk = 1;
   private forkQueue: Promise<void> = Promise.resolve();
   private started = false;
   private gaveUp = false;
@@ -116,6 +147,11 @@ export class Supervisor implements ClusterControl {
   }
 
   /** Starts listening to the cluster and forks every slot's first worker; once. */
+  /** A graceful shutdown has begun. */
+  get shuttingDown(): boolean {
+    return this.stopping !== undefined;
+  }
+
   start(): void {
     if (this.started || this.shuttingDown) return;
     this.started = true;
@@ -176,14 +212,14 @@ export class Supervisor implements ClusterControl {
     return this.nextReload.promise;
   }
 
-  shutdown(): Promise<void> {
-    if (!this.shuttingDown) {
+  shutdown(): Promise<ShutdownReport> {
+    if (!this.stopping) {
       // Requests from now on fail with a ClosedError that says why, not with NoHandlerError
       // once the last worker stopped taking work.
       this.router.refuseRequests('the cluster is shutting down');
-      this.shuttingDown = this.drainAll();
+      this.stopping = this.drainAll();
     }
-    return this.shuttingDown;
+    return this.stopping;
   }
 
   // ---- forking ------------------------------------------------------------------------
@@ -238,6 +274,7 @@ export class Supervisor implements ClusterControl {
       crashReason: undefined,
       readyTimer: undefined,
       killTimer: undefined,
+      killing: undefined,
       settled: deferred<void>(),
       exited: deferred<void>(),
     };
@@ -291,6 +328,12 @@ export class Supervisor implements ClusterControl {
           id: control.id,
           status: this.status(),
         });
+      case 'in-flight': {
+        const answer = this.asked.get(control.id);
+        this.asked.delete(control.id);
+        answer?.(control.report);
+        return;
+      }
     }
   };
 
@@ -312,7 +355,11 @@ export class Supervisor implements ClusterControl {
     m.everReady = true;
     if (m.readyTimer) clearTimeout(m.readyTimer);
     m.readyTimer = undefined;
-    this.options.logger.info('worker ready', { worker: m.worker.id, slot: m.slot.index, pid: m.worker.process.pid });
+    this.options.logger.info('worker ready', {
+      worker: m.worker.id,
+      slot: m.slot.index,
+      workerPid: m.worker.process.pid,
+    });
     // The worker may have become ready by listening; it needs to know, to handle a crash right.
     this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'ready' });
     if (m.role === 'replacement') this.promote(m);
@@ -440,20 +487,76 @@ export class Supervisor implements ClusterControl {
   /**
    * Tells `m` to drain. The worker tells the router itself (a `drain` frame: no new work,
    * `drained` once it owes nothing), runs its drain hooks, closes its servers without failing
-   * a request (`http-drain.ts`), and exits. Killed after `killTimeoutMs` regardless.
+   * a request (`http-drain.ts`), and exits. Killed after `killAfterMs` regardless.
    */
-  private drain(m: Managed): void {
+  private drain(
+    m: Managed,
+    killAfterMs = this.options.killTimeoutMs,
+    deadline: KilledWorker['deadline'] = 'killTimeoutMs',
+  ): void {
     if (m.state === 'draining') return;
     m.state = 'draining';
     this.options.logger.info('draining worker', { worker: m.worker.id, slot: m.slot.index });
-    m.killTimer = setTimeout(() => {
-      this.options.logger.warn('draining worker did not exit in time; killing it', {
-        worker: m.worker.id,
-        killTimeoutMs: this.options.killTimeoutMs,
-      });
-      m.worker.process.kill('SIGKILL');
-    }, this.options.killTimeoutMs);
+    m.killTimer = setTimeout(() => void this.killStraggler(m, deadline, IN_FLIGHT_WAIT_MS), killAfterMs);
     this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'drain' });
+  }
+
+  /**
+   * Kills a worker that did not finish draining by its deadline, after asking it what it is
+   * still doing (at most `waitMs`), so that the log says which requests the kill cuts.
+   */
+  private killStraggler(m: Managed, deadline: KilledWorker['deadline'], waitMs: number): Promise<void> {
+    m.killing ??= (async () => {
+      const inFlight = await this.askInFlight(m, waitMs);
+      if (m.exited.done) return;
+      const fields: Record<string, unknown> = {
+        worker: m.worker.id,
+        slot: m.slot.index,
+        workerPid: m.worker.process.pid,
+        deadline,
+        [deadline]: this.options[deadline],
+      };
+      if (inFlight) {
+        this.options.logger.warn('worker still busy at its deadline; killing it', {
+          ...fields,
+          requests: inFlight.requestCount,
+          connections: inFlight.connections,
+          busHandlers: inFlight.busHandlers,
+        });
+        for (const r of inFlight.requests) {
+          this.options.logger.warn('request cut: its worker is killed', {
+            worker: m.worker.id,
+            method: r.method,
+            url: r.url,
+            runningMs: r.ageMs,
+          });
+        }
+      } else {
+        this.options.logger.warn('worker still busy at its deadline and did not say with what; killing it', fields);
+      }
+      m.worker.process.kill('SIGKILL');
+      if (this.stopping) {
+        this.killed.push({ id: m.worker.id, index: m.slot.index, pid: m.worker.process.pid, deadline, inFlight });
+      }
+    })();
+    return m.killing;
+  }
+
+  /** Asks a worker what it is doing; `undefined` if it does not answer within `waitMs` or exits. */
+  private askInFlight(m: Managed, waitMs: number): Promise<InFlightReport | undefined> {
+    if (m.exited.done || !m.worker.isConnected()) return Promise.resolve(undefined);
+    const id = this.nextAsk++;
+    return new Promise((resolve) => {
+      const done = (report: InFlightReport | undefined): void => {
+        clearTimeout(timer);
+        this.asked.delete(id);
+        resolve(report);
+      };
+      const timer = setTimeout(() => done(undefined), waitMs);
+      this.asked.set(id, done);
+      void m.exited.promise.then(() => done(undefined));
+      this.tell(m.worker, { cbc: CONTROL_VERSION, t: 'in-flight', id });
+    });
   }
 
   // ---- reload -------------------------------------------------------------------------
@@ -499,23 +602,46 @@ export class Supervisor implements ClusterControl {
     }
   }
 
-  private async drainAll(): Promise<void> {
-    this.options.logger.info('shutting down: draining every worker');
+  /**
+   * Drains every worker; those still running `SHUTDOWN_KILL_MARGIN_MS` (at most a quarter of
+   * the deadline) before `shutdownTimeoutMs` are asked what they are doing and killed, so that
+   * the master exits before the deadline, and before whatever sent the signal kills it.
+   */
+  private async drainAll(): Promise<ShutdownReport> {
+    const started = Date.now();
+    const { shutdownTimeoutMs } = this.options;
+    const margin = Math.min(SHUTDOWN_KILL_MARGIN_MS, shutdownTimeoutMs / 4);
+    const killInMs = shutdownTimeoutMs - margin;
+    this.options.logger.info('shutting down: draining every worker', { shutdownTimeoutMs });
     for (const slot of this.slots) {
       if (slot.retryTimer) clearTimeout(slot.retryTimer);
       slot.retryTimer = undefined;
     }
     const all = [...this.byWorker.values()];
     for (const m of all) {
+      // One still starting has served nothing: there is nothing of it to wait for. The others
+      // get the shutdown's deadline, not `killTimeoutMs`: it is the one that whatever sent the
+      // signal holds the master to (one already draining keeps its kill time if that is sooner).
       if (m.state === 'starting') m.worker.process.kill('SIGKILL');
-      else this.drain(m);
+      else this.drain(m, killInMs, 'shutdownTimeoutMs');
     }
-    const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.options.shutdownTimeoutMs).unref());
-    await Promise.race([Promise.all(all.map((m) => m.exited.promise)), deadline]);
+    const allExited = (): Promise<unknown> => Promise.all(all.map((m) => m.exited.promise));
+    await Promise.race([allExited(), sleep(killInMs)]);
+    const stragglers = [...this.byWorker.values()].filter((m) => m.state !== 'starting');
+    await Promise.all(
+      stragglers.map((m) => this.killStraggler(m, 'shutdownTimeoutMs', Math.min(IN_FLIGHT_WAIT_MS, margin / 4))),
+    );
     for (const m of this.byWorker.values()) m.worker.process.kill('SIGKILL');
+    // Seeing the exits lets the log say how each ended; a kernel slow to reap is not waited for long.
+    await Promise.race([allExited(), sleep(margin / 2)]);
     cluster.off('message', this.onMessage);
     cluster.off('listening', this.onListening);
     cluster.off('exit', this.onExit);
-    this.options.logger.info('shutdown complete');
+    const report: ShutdownReport = { durationMs: Date.now() - started, killed: [...this.killed] };
+    this.options.logger.info('shutdown complete', {
+      durationMs: report.durationMs,
+      killedWorkers: report.killed.length,
+    });
+    return report;
   }
 }

@@ -4,7 +4,14 @@
  */
 import cluster from 'node:cluster';
 import type { ClusterStatus, WorkerContext } from './cluster-options.js';
-import { CONTROL_VERSION, parseMasterControl, type WorkerControl } from './control.js';
+import {
+  CONTROL_VERSION,
+  MAX_IN_FLIGHT,
+  MAX_URL,
+  parseMasterControl,
+  type InFlightReport,
+  type WorkerControl,
+} from './control.js';
 import { NotConnectedError, ReloadFailedError, StartFailedError } from '../errors.js';
 import { getBus } from '../bus.js';
 import { HttpDrainer } from './http-drain.js';
@@ -131,6 +138,9 @@ export class WorkerRuntime implements WorkerContext {
       case 'drain':
         void this.drain();
         return;
+      case 'in-flight':
+        this.send({ cbc: CONTROL_VERSION, t: 'in-flight', id: control.id, report: this.inFlight() });
+        return;
       case 'reloaded':
       case 'status': {
         const w = this.waiting.get(control.id);
@@ -141,10 +151,22 @@ export class WorkerRuntime implements WorkerContext {
     }
   }
 
-  /**
-   * Runs the drain hooks, then drains this worker's servers (`http-drain.ts`: no new
-   * connection, every request that reached it answered), then closes its channel and exits.
-   */
+  /** What this worker is doing now: the master asks before it kills a worker at a deadline. */
+  private inFlight(): InFlightReport {
+    const now = Date.now();
+    const all = this.http.inFlight();
+    return {
+      requests: all.slice(0, MAX_IN_FLIGHT).map((r) => ({
+        method: r.method,
+        url: r.url.slice(0, MAX_URL),
+        ageMs: Math.max(0, now - r.startedAt),
+      })),
+      requestCount: all.length,
+      connections: this.http.openConnections,
+      busHandlers: getBus().endpoint.stats().runningHandlers,
+    };
+  }
+
   /** Runs the drain hooks (each bounded by the kill timeout), then drains the servers. */
   private async drainServers(): Promise<void> {
     for (const hook of this.drainHooks) {
@@ -159,6 +181,10 @@ export class WorkerRuntime implements WorkerContext {
     await this.http.drain(this.drainIdleMs);
   }
 
+  /**
+   * Runs the drain hooks, then drains this worker's servers (`http-drain.ts`: no new
+   * connection, every request that reached it answered), then closes its channel and exits.
+   */
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
@@ -203,8 +229,8 @@ function requireRuntime(what: string): WorkerRuntime {
 }
 
 /**
- * Asks the master for a rolling reload of every worker (the seed's
- * `think-cluster-reload-workers`); settles when the reload is done or failed.
+ * Asks the master for a rolling reload of every worker (what think-cluster's
+ * `think-cluster-reload-workers` directive asked for); settles when the reload is done or failed.
  */
 export function reloadWorkers(): Promise<void> {
   try {

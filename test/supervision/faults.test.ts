@@ -156,7 +156,8 @@ test.serial('supervision - a map in flight to a crashing worker still gets its a
   m.command(`map sup.slow {"delayMs":3000,"crashPid":${victim}}`);
   const ready = await m.next(
     'log',
-    (e: Ev) => e.pid === m.pid && e.msg === 'worker ready' && !pids.includes((e.fields as { pid: number }).pid),
+    (e: Ev) =>
+      e.pid === m.pid && e.msg === 'worker ready' && !pids.includes((e.fields as { workerPid: number }).workerPid),
     15_000,
   );
   const mapped = await m.next('mapped', () => true, 20_000);

@@ -1,8 +1,10 @@
 // Runs the supervision fixture (test/fixtures/supervision/app.ts) as a real master process in its
-// own process group, reads its JSON-lines events, drives it over stdin, signals and HTTP, and
-// makes sure no master or worker outlives the test.
+// own process group, reads its JSON-lines events, drives it over stdin, signals, HTTP and the
+// `clusterbus` command line, and makes sure no master or worker outlives the test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -10,6 +12,14 @@ import { fileURLToPath } from 'node:url';
 import type { ClusterStatus } from 'clusterbus';
 
 const fixture = fileURLToPath(new URL('../fixtures/supervision/app.ts', import.meta.url));
+const cliEntry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** The repository: where masters run, so that the command line finds them from here. */
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A fresh directory private to this user (mode 0700), for control sockets. */
+export function privateDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'cb-rt-'));
+}
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -76,15 +86,23 @@ export class Master {
   /** Every worker pid seen (from `worker-start` lines and status reports). */
   readonly workerPids = new Set<number>();
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Where its control socket is (`CLUSTERBUS_RUNTIME_DIR`): a directory of its own unless the test gave one. */
+  readonly runtimeDir: string;
+  private readonly ownsRuntimeDir: boolean;
   private stderr = '';
+  /** Everything it wrote on stderr, up to `MAX_STDERR` characters. */
+  stderrText = '';
   private listeners = new Set<() => void>();
 
   constructor(port: number, env: Record<string, string>) {
     this.port = port;
+    this.ownsRuntimeDir = env.CLUSTERBUS_RUNTIME_DIR === undefined;
+    this.runtimeDir = env.CLUSTERBUS_RUNTIME_DIR ?? privateDir();
     this.child = spawn(process.execPath, ['--import', 'tsx', '--conditions=clusterbus-source', fixture], {
       detached: true,
+      cwd: repoRoot,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'test', PORT: String(port), ...env },
+      env: { ...process.env, NODE_ENV: 'test', PORT: String(port), CLUSTERBUS_RUNTIME_DIR: this.runtimeDir, ...env },
     });
     running.add(this);
     this.exited = new Promise((resolve) => {
@@ -107,6 +125,7 @@ export class Master {
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-20_000);
+      if (this.stderrText.length < MAX_STDERR) this.stderrText += chunk;
     });
     // A write after the master died must not fail the test process.
     this.child.stdin?.on('error', () => {});
@@ -220,7 +239,66 @@ export class Master {
     }
     await Promise.race([this.exited, sleep(5_000)]);
     running.delete(this);
+    if (this.ownsRuntimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
   }
+}
+
+const MAX_STDERR = 4_000_000;
+
+/** Command lines still running, for the cleanup hook. */
+const clis = new Set<ChildProcess>();
+
+/** What one run of the command line did. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** From spawn to exit, in milliseconds. */
+  readonly ms: number;
+}
+
+/**
+ * Runs `clusterbus <args>` (the run-time command line, from source) as its own process, in the
+ * repository unless `cwd` says otherwise, looking for masters in `runtimeDir`; as another
+ * user with `uid`. Killed if it runs longer than `timeoutMs`.
+ */
+export function runCli(
+  args: readonly string[],
+  {
+    runtimeDir,
+    cwd = repoRoot,
+    uid,
+    timeoutMs = 60_000,
+  }: { runtimeDir: string; cwd?: string; uid?: number; timeoutMs?: number },
+): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), '--conditions=clusterbus-source', cliEntry, ...args],
+      {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CLUSTERBUS_RUNTIME_DIR: runtimeDir },
+        ...(uid === undefined ? {} : { uid, gid: uid }),
+      },
+    );
+    clis.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clis.delete(child);
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
 }
 
 /** Starts a fixture master on a fresh port. */
@@ -233,6 +311,7 @@ export async function startMaster(env: Record<string, string> = {}): Promise<Mas
  * checks that no worker pid any of them reported is still alive.
  */
 export async function killAll(): Promise<number[]> {
+  for (const child of clis) child.kill('SIGKILL');
   const masters = [...running];
   await Promise.all(masters.map((m) => m.kill()));
   const pids = masters.flatMap((m) => [m.pid, ...m.workerPids]);

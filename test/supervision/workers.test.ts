@@ -58,7 +58,7 @@ test.serial('supervision - a killed worker is replaced in the same slot with the
   t.not(fresh.pid, victim.pid);
   t.deepEqual(await waitDead([victim.pid], 5_000), []);
   // Wait until the master has seen the replacement ready, then look at the status.
-  await m.next('log', (e) => e.msg === 'worker ready' && (e.fields as { pid: number }).pid === fresh.pid);
+  await m.next('log', (e) => e.msg === 'worker ready' && (e.fields as { workerPid: number }).workerPid === fresh.pid);
   const after = await m.status();
   const slot2 = after.workers.filter((w) => w.index === 2);
   t.deepEqual(

@@ -270,6 +270,10 @@ const samples: Record<ErrorCode, () => { err: BusError; rebuilt: abstract new (.
     rebuilt: BusError,
   }),
   [ErrorCodes.START_FAILED]: () => ({ err: new BusError(ErrorCodes.START_FAILED, 'start failed'), rebuilt: BusError }),
+  [ErrorCodes.CONTROL_SOCKET]: () => ({
+    err: new BusError(ErrorCodes.CONTROL_SOCKET, 'no master listens'),
+    rebuilt: BusError,
+  }),
 };
 
 for (const code of Object.values(ErrorCodes)) {
