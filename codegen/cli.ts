@@ -1,16 +1,20 @@
 /**
  * The `clusterbus` command line.
  *
- *     clusterbus gen [files or globs…] [--out DIR] [--check] [--watch]
+ *     clusterbus gen [files or globs…] [--out DIR] [--check] [--watch] [--js]
  *
  * Without files, `gen` reads the `clusterbus` section of ./package.json
- * (`{ "contracts": [globs…], "out": "dir" }`), else `contracts/**\/*.contract.ts`.
+ * (`{ "contracts": [globs…], "out": "dir" }`), else `contracts/**\/*.contract.ts`. Its `"emit"`
+ * (`"ts"` or `"js"`) applies with files too.
  * Exit status: 0 success, 1 contract errors or (with `--check`) stale outputs, 2 usage error.
  */
+// First, so that the compile cache is on before TypeScript loads.
+import './compile-cache.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Code, diagnostic, displayPath, formatDiagnostic, type Diagnostic } from './diagnostics.js';
+import type { EmitLanguage } from './emit.js';
 import { DEFAULT_CONTRACTS, generate, type GenerateOptions, type GenerateResult } from './generate.js';
 import { watch } from './watch.js';
 
@@ -21,7 +25,7 @@ export interface CliIo {
   readonly stderr: { write(text: string): unknown };
 }
 
-export const USAGE = `Usage: clusterbus gen [files or globs...] [--out DIR] [--check] [--watch]
+export const USAGE = `Usage: clusterbus gen [files or globs...] [--out DIR] [--check] [--watch] [--js]
 
 Generates X.bus.ts, the typed messenger, from each X.contract.ts.
 
@@ -29,10 +33,14 @@ Options:
   --out DIR   write the generated files into DIR instead of next to their contracts
   --check     write nothing; exit 1 and list the generated files that are stale or missing
   --watch     regenerate whenever a contract or a file it imports changes
+  --js        write JavaScript and its declarations, X.bus.js and X.bus.d.ts, instead of
+              X.bus.ts (X.bus.mjs and X.bus.d.mts in a package without "type": "module")
   -h, --help  print this help
 
 Without files, the contracts are the "contracts" globs of the "clusterbus" section of
 package.json (its "out" is the default of --out), else ${DEFAULT_CONTRACTS.join(' ')}.
+Its "emit": "js" makes --js the default. Generated files of the language not written
+(X.bus.ts with --js, X.bus.js and X.bus.d.ts without) are removed.
 `;
 
 /** A parsed command line. */
@@ -41,6 +49,8 @@ interface Command {
   readonly out: string | undefined;
   readonly check: boolean;
   readonly watch: boolean;
+  /** `--js`: JavaScript output, whatever package.json says. */
+  readonly js: boolean;
 }
 
 class UsageError extends Error {}
@@ -54,11 +64,13 @@ function parse(argv: readonly string[]): Command | 'help' {
   let out: string | undefined;
   let check = false;
   let watching = false;
+  let js = false;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i] ?? '';
     if (arg === '-h' || arg === '--help') return 'help';
     if (arg === '--check') check = true;
     else if (arg === '--watch') watching = true;
+    else if (arg === '--js') js = true;
     else if (arg === '--out' || arg.startsWith('--out=')) {
       const value = arg === '--out' ? rest[++i] : arg.slice('--out='.length);
       if (value === undefined || value === '') throw new UsageError('--out needs a directory');
@@ -70,11 +82,19 @@ function parse(argv: readonly string[]): Command | 'help' {
     else patterns.push(arg);
   }
   if (check && watching) throw new UsageError('--check and --watch cannot be combined');
-  return { patterns, out, check, watch: watching };
+  return { patterns, out, check, watch: watching, js };
+}
+
+/** The `clusterbus` section of a package.json. */
+interface Config {
+  contracts?: string[];
+  out?: string;
+  /** What `gen` writes: `ts` (`X.bus.ts`) or `js` (`X.bus.js` and `X.bus.d.ts`). Default `ts`. */
+  emit?: EmitLanguage;
 }
 
 /** The `clusterbus` section of `cwd`/package.json, validated. */
-function readConfig(cwd: string): { contracts?: string[]; out?: string } {
+function readConfig(cwd: string): Config {
   const file = path.join(cwd, 'package.json');
   let text: string;
   try {
@@ -96,8 +116,8 @@ function readConfig(cwd: string): { contracts?: string[]; out?: string } {
       'package.json: "clusterbus" must be an object such as { "contracts": ["contracts/**/*.contract.ts"] }',
     );
   }
-  const { contracts, out } = section as Record<string, unknown>;
-  const config: { contracts?: string[]; out?: string } = {};
+  const { contracts, out, emit } = section as Record<string, unknown>;
+  const config: Config = {};
   if (contracts !== undefined) {
     const list = typeof contracts === 'string' ? [contracts] : contracts;
     if (
@@ -114,6 +134,10 @@ function readConfig(cwd: string): { contracts?: string[]; out?: string } {
       throw new UsageError('package.json: "clusterbus.out" must be a directory');
     config.out = out;
   }
+  if (emit !== undefined) {
+    if (emit !== 'ts' && emit !== 'js') throw new UsageError('package.json: "clusterbus.emit" must be "ts" or "js"');
+    config.emit = emit;
+  }
   return config;
 }
 
@@ -123,6 +147,7 @@ function printResult(result: GenerateResult, options: GenerateOptions, io: CliIo
   for (const item of result.written) {
     io.stdout.write(`${item.action === 'create' ? 'created' : 'updated'} ${displayPath(item.file, io.cwd)}\n`);
   }
+  for (const file of result.removed) io.stdout.write(`removed ${displayPath(file, io.cwd)}\n`);
   const upToDate = result.plan.filter((p) => p.action === 'unchanged').length;
   const errors = result.diagnostics.length;
   if (options.check === true) {
@@ -134,6 +159,7 @@ function printResult(result: GenerateResult, options: GenerateOptions, io: CliIo
   } else {
     io.stdout.write(
       `clusterbus gen: ${result.written.length} written, ${upToDate} unchanged` +
+        (result.removed.length === 0 ? '' : `, ${result.removed.length} removed`) +
         (errors === 0 ? '\n' : `, ${errors} error${errors === 1 ? '' : 's'}\n`),
     );
   }
@@ -163,12 +189,16 @@ export async function main(
       io.stdout.write(USAGE);
       return 0;
     }
-    const config = command.patterns.length === 0 ? readConfig(io.cwd) : {};
+    // Read with files on the command line too, for "emit": a run naming one contract must not
+    // switch a JavaScript project's output back to TypeScript (and remove its JavaScript).
+    const config = readConfig(io.cwd);
+    const fromConfig = command.patterns.length === 0;
     options = {
       cwd: io.cwd,
-      patterns: command.patterns.length > 0 ? command.patterns : (config.contracts ?? DEFAULT_CONTRACTS),
-      outDir: command.out ?? config.out,
+      patterns: fromConfig ? (config.contracts ?? DEFAULT_CONTRACTS) : command.patterns,
+      outDir: command.out ?? (fromConfig ? config.out : undefined),
       check: command.check,
+      emit: command.js ? 'js' : (config.emit ?? 'ts'),
     };
   } catch (error) {
     if (error instanceof UsageError) return printUsageError(error, io);

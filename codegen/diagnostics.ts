@@ -54,6 +54,8 @@ export const Code = {
   Missing: 'CBG106',
   /** A command-line or configuration error. */
   Usage: 'CBG107',
+  /** `--check`: a generated file of another output flavor (`X.bus.ts` next to `X.bus.js`…) is still there. */
+  Superseded: 'CBG108',
 } as const;
 
 /** A diagnostic code. */

@@ -21,9 +21,46 @@ export const OUTPUT_SUFFIX = '.bus.ts';
 
 /** The file generated from `contractFile`: `X.bus.ts` next to `X.contract.ts`, or in `outDir`. */
 export function outputPathFor(contractFile: string, outDir?: string): string {
+  return outputPathsFor(contractFile, 'ts', outDir)[0];
+}
+
+/** The language `gen` writes: TypeScript (`X.bus.ts`), or JavaScript with its declarations. */
+export type EmitLanguage = 'ts' | 'js';
+
+/**
+ * The files of one contract, by how they are written: `ts` is `X.bus.ts`; `js` is `X.bus.js`
+ * and `X.bus.d.ts`, for a package whose `.js` files are ES modules (`"type": "module"`); `mjs`
+ * is `X.bus.mjs` and `X.bus.d.mts`, for any other package, where Node runs a `.js` file as
+ * CommonJS and the generated module (an ES module) must say what it is by its name.
+ */
+export type OutputFlavor = 'ts' | 'js' | 'mjs';
+
+/** The suffixes of each flavor's files: the module first, then its declarations. */
+export const OUTPUT_SUFFIXES = {
+  ts: ['.bus.ts'],
+  js: ['.bus.js', '.bus.d.ts'],
+  mjs: ['.bus.mjs', '.bus.d.mts'],
+} as const satisfies Record<OutputFlavor, readonly string[]>;
+
+/** The suffix of every file `gen` may write. */
+export const ALL_OUTPUT_SUFFIXES: readonly string[] = Object.values(OUTPUT_SUFFIXES).flat();
+
+/** The files of `flavor` generated from `contractFile`, next to it or in `outDir`: the module first. */
+export function outputPathsFor(
+  contractFile: string,
+  flavor: OutputFlavor,
+  outDir?: string,
+): readonly [module: string, ...declarations: string[]] {
   const base = path.basename(contractFile);
   const stem = base.endsWith(CONTRACT_SUFFIX) ? base.slice(0, -CONTRACT_SUFFIX.length) : base.replace(/\.[^.]*$/, '');
-  return path.join(outDir ?? path.dirname(contractFile), stem + OUTPUT_SUFFIX);
+  const dir = outDir ?? path.dirname(contractFile);
+  const [module, ...declarations] = OUTPUT_SUFFIXES[flavor];
+  return [path.join(dir, stem + module), ...declarations.map((suffix) => path.join(dir, stem + suffix))];
+}
+
+/** The first line of a file generated from `contractFile` at `outFile`. */
+export function generatedHeader(outFile: string, contractFile: string): string {
+  return `${GENERATED_MARKER} from ${relativeModulePath(path.dirname(outFile), contractFile)}`;
 }
 
 /** What the emitter needs besides the model. */
@@ -39,8 +76,31 @@ export interface EmitOptions {
 
 const WIDTH = 120;
 /** Names the generated module declares or imports itself. */
-const RESERVED = new Set(['Events', 'Messenger', 'InSyncWithContract', 'createMessenger', 'messenger', 'events']);
+const RESERVED = new Set([
+  'Events',
+  'Messenger',
+  'InSyncWithContract',
+  'createMessenger',
+  'eventNamesOf',
+  'messenger',
+  'events',
+  'eventNames',
+]);
 const NAMESPACE = 'contract';
+
+// The comments every flavor of the generated module carries, so that they cannot drift apart.
+const DO_NOT_EDIT = '// Do not edit: change the contract and run `clusterbus gen`.';
+const EVENTS_TYPE_DOC = '/** Every event of the contract. */';
+const TABLE_DOC = "/** Each event's kind and contract options, as the run time needs them. */";
+const MESSENGER_DOC =
+  '/** The typed messenger of the contract: the same object works in the master and in every worker. */';
+const EVENT_NAMES_DOC = [
+  '/**',
+  " * Each event's name under its own name. `messenger.map(eventNames['price.quote'], …)` is",
+  " * `messenger.map('price.quote', …)`, but an editor goes from `eventNames['price.quote']` to the",
+  " * event's declaration in the contract and shows its doc comment; from a string literal it cannot.",
+  ' */',
+];
 
 /** The source of the `.bus.ts` module of `model`. */
 export function emitContract(model: ContractModel, options: EmitOptions): string {
@@ -53,17 +113,17 @@ export function emitContract(model: ContractModel, options: EmitOptions): string
 
   const lines: string[] = [
     `${GENERATED_MARKER} from ${contractPath}`,
-    '// Do not edit: change the contract and run `clusterbus gen`.',
-    `import { createMessenger } from ${quote(RUNTIME_MODULE)};`,
+    DO_NOT_EDIT,
+    `import { createMessenger, eventNamesOf } from ${quote(RUNTIME_MODULE)};`,
     `import type { InSyncWithContract, Messenger } from ${quote(RUNTIME_MODULE)};`,
     ...(useNamespace
       ? [`import type * as ${NAMESPACE} from ${quote(importPath)};`]
       : importLines('import type', names, importPath)),
     '',
-    '/** Every event of the contract. */',
+    EVENTS_TYPE_DOC,
     ...typeAlias('export type Events =', refs),
     '',
-    "/** Each event's kind and contract options, as the run time needs them. */",
+    TABLE_DOC,
     'const events = {',
     ...model.events.flatMap((e) => entry(e, '  ')),
     '} as const;',
@@ -71,8 +131,78 @@ export function emitContract(model: ContractModel, options: EmitOptions): string
     '// Does not compile once the contract changed after this file was generated: run `clusterbus gen`.',
     'true satisfies InSyncWithContract<Events, typeof events>;',
     '',
-    '/** The typed messenger of the contract: the same object works in the master and in every worker. */',
+    MESSENGER_DOC,
     ...messengerCall(options.source),
+    '',
+    ...EVENT_NAMES_DOC,
+    'export const eventNames = eventNamesOf<Events>(events);',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/**
+ * The source of the JavaScript module (`X.bus.js` or `X.bus.mjs`) of `model`: what the `.bus.ts`
+ * module runs, without its types. Its types are in the declarations next to it
+ * ({@link emitDeclarations}), which TypeScript and editors read instead of this file.
+ */
+export function emitJavaScript(model: ContractModel, options: EmitOptions): string {
+  const lines: string[] = [
+    generatedHeader(options.outFile, model.file),
+    DO_NOT_EDIT,
+    `import { createMessenger, eventNamesOf } from ${quote(RUNTIME_MODULE)};`,
+    '',
+    TABLE_DOC,
+    // JavaScript's `as const`: a tsconfig whose files include this module type-checks it on its
+    // own with checkJs (its importers read the declarations), and would see each kind as a string.
+    'const events = /** @type {const} */ ({',
+    ...model.events.flatMap((e) => entry(e, '  ')),
+    '});',
+    '',
+    MESSENGER_DOC,
+    ...messengerCall(options.source, 'export const messenger = createMessenger('),
+    '',
+    ...EVENT_NAMES_DOC,
+    'export const eventNames = eventNamesOf(events);',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Names the declarations import themselves, besides those of the `.bus.ts` module. */
+const RESERVED_IN_DECLARATIONS = new Set([...RESERVED, 'EventNames']);
+
+/**
+ * The source of the declarations (`X.bus.d.ts` or `X.bus.d.mts`) of the JavaScript module of
+ * `model`: the types the `.bus.ts` module exports, made of the contract's own interfaces, so
+ * that callers are checked against the contract as it is now. They hold no check of the table
+ * against the contract, as the `.bus.ts` module does (`InSyncWithContract`): in a declaration
+ * file `skipLibCheck` would silence it. `clusterbus gen --check`, which compares both files
+ * with what the contract generates now, is what catches a stale pair.
+ */
+export function emitDeclarations(model: ContractModel, options: EmitOptions): string {
+  const contractPath = relativeModulePath(path.dirname(options.outFile), model.file);
+  const importPath = contractPath.replace(/\.ts$/, '.js');
+  const names = model.interfaces.map((i) => i.name);
+  const useNamespace = names.some((n) => RESERVED_IN_DECLARATIONS.has(n));
+  const refs = useNamespace ? names.map((n) => `${NAMESPACE}.${n}`) : names;
+
+  const lines: string[] = [
+    generatedHeader(options.outFile, model.file),
+    DO_NOT_EDIT,
+    `import type { EventNames, Messenger } from ${quote(RUNTIME_MODULE)};`,
+    ...(useNamespace
+      ? [`import type * as ${NAMESPACE} from ${quote(importPath)};`]
+      : importLines('import type', names, importPath)),
+    '',
+    EVENTS_TYPE_DOC,
+    ...typeAlias('export type Events =', refs),
+    '',
+    MESSENGER_DOC,
+    'export declare const messenger: Messenger<Events>;',
+    '',
+    ...EVENT_NAMES_DOC,
+    'export declare const eventNames: EventNames<Events>;',
     '',
   ];
   return lines.join('\n');
@@ -103,8 +233,10 @@ function typeAlias(head: string, refs: readonly string[]): string[] {
   return [head, ...broken('  ', '    ')];
 }
 
-function messengerCall(source: string): string[] {
-  const head = 'export const messenger: Messenger<Events> = createMessenger<Events>(';
+function messengerCall(
+  source: string,
+  head = 'export const messenger: Messenger<Events> = createMessenger<Events>(',
+): string[] {
   const flat = `${head}${quote(source)}, events);`;
   if (flat.length <= WIDTH) return [flat];
   return [head, `  ${quote(source)},`, '  events,', ');'];

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { OUTPUT_SUFFIX } from './emit.js';
+import { ALL_OUTPUT_SUFFIXES } from './emit.js';
 import { generate, type GenerateOptions, type GenerateResult } from './generate.js';
 import { globBase } from './glob.js';
 
@@ -26,6 +26,8 @@ export function watch(options: GenerateOptions, report: (result: GenerateResult 
   const watchers = new Map<string, fs.FSWatcher>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  /** The outputs of the last run, which are written again when deleted. */
+  let outputs = new Set<string>();
 
   const run = (): void => {
     timer = undefined;
@@ -37,6 +39,7 @@ export function watch(options: GenerateOptions, report: (result: GenerateResult 
     } catch (error) {
       result = error instanceof Error ? error : new Error(String(error));
     }
+    if (!(result instanceof Error)) outputs = new Set(result.plan.map((p) => p.file));
     // Watch before reporting, so whoever waits for the report sees every later change.
     updateWatchers(result instanceof Error ? undefined : result);
     report(result);
@@ -51,11 +54,13 @@ export function watch(options: GenerateOptions, report: (result: GenerateResult 
 
   const schedule = (filename: string | null, dir?: string): void => {
     if (closed) return;
-    // Our own writes (outputs and their temporary files) do not trigger a run; an output that
-    // was deleted does, and is written again.
+    // Our own writes (outputs and their temporary files) and removals (the files of the other
+    // language) do not trigger a run; an output that was deleted does, and is written again.
     if (filename !== null && filename.endsWith('.tmp')) return;
-    if (filename !== null && filename.endsWith(OUTPUT_SUFFIX)) {
-      if (dir === undefined || fs.existsSync(path.join(dir, filename))) return;
+    if (filename !== null && ALL_OUTPUT_SUFFIXES.some((suffix) => filename.endsWith(suffix))) {
+      if (dir === undefined) return;
+      const file = path.join(dir, filename);
+      if (!outputs.has(file) || fs.existsSync(file)) return;
     }
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(run, DEBOUNCE_MS);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { isGenerated } from './emit.js';
+import { generatedHeader, isGenerated } from './emit.js';
 
 /** A file the generator wants to exist with `content`. */
 export interface Output {
@@ -63,4 +63,36 @@ export function applyWrites(plan: readonly PlannedWrite[]): PlannedWrite[] {
     written.push(item);
   }
   return written;
+}
+
+/** A file that `contract` has in another flavor of output than the one being generated. */
+export interface Superseded {
+  /** Absolute path. */
+  readonly file: string;
+  /** The contract it would come from (absolute path). */
+  readonly contract: string;
+}
+
+/**
+ * The superseded files that exist and were generated from their contract: their first line is
+ * the generated header naming that contract. Anything else there (a file written by hand, or
+ * generated from another contract) is not the generator's to remove.
+ */
+export function planRemovals(candidates: readonly Superseded[]): Superseded[] {
+  return candidates.filter((candidate) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(candidate.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+    return text.startsWith(`${generatedHeader(candidate.file, candidate.contract)}\n`);
+  });
+}
+
+/** Removes the planned files and returns their paths. */
+export function applyRemovals(plan: readonly Superseded[]): string[] {
+  for (const item of plan) fs.rmSync(item.file, { force: true });
+  return plan.map((item) => item.file);
 }

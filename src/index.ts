@@ -2,12 +2,12 @@
  * clusterbus: a typed message bus for Node.js applications that run as several processes.
  * This module is the public API; contract markers live in `clusterbus/contract`.
  */
-export { createMessenger, bindMessenger } from './messenger/messenger.js';
+export { createMessenger, bindMessenger, eventNamesOf } from './messenger/messenger.js';
 export { configureBus, busStats, busReady } from './bus.js';
 export type { BusOptions } from './core/options.js';
 export type { NatsOptions } from './transports/nats/options.js';
 export type { NatsStatus, HostStatus } from './transports/nats/federation.js';
-export type { Logger } from './logger.js';
+export type { Logger, LogLevel, LogFormat, StderrLoggerOptions } from './logger.js';
 export { stderrLogger, silentLogger } from './logger.js';
 export type { BrokerStats, PeerState } from './core/router/router.js';
 export type { EndpointStats } from './core/endpoint/endpoint.js';
@@ -21,6 +21,7 @@ export type {
   MapOptions,
   EventMap,
   EventName,
+  EventNames,
   BroadcastEvents,
   ConsumeEvents,
   MapEvents,
@@ -60,7 +61,7 @@ export {
   ContractMismatchError,
   ClosedError,
 } from './errors.js';
-export type { ErrorCode, RemoteErrorInfo, MapFailure } from './errors.js';
+export type { ErrorCode, RemoteErrorInfo, MapFailure, ControlSocketFailure } from './errors.js';
 export { startCluster } from './supervision/start.js';
 export { busPipeSettings } from './transports/cluster/bus-pipe.js';
 export { reloadWorkers, ready } from './supervision/worker-runtime.js';
@@ -72,5 +73,19 @@ export type {
   SlotStatus,
   WorkerContext,
   WorkerStatus,
+  ShutdownReport,
+  KilledWorker,
+  InFlightReport,
+  InFlightRequest,
 } from './supervision/cluster-options.js';
-export { ReloadFailedError, StartFailedError } from './errors.js';
+export { EXIT_WORKERS_KILLED } from './supervision/cluster-options.js';
+export type {
+  StatusReport,
+  MasterReport,
+  WorkerReport,
+  ProcessUsage,
+  ReloadReport,
+  ReplacedWorker,
+  MasterIdentity,
+} from './ops/protocol.js';
+export { ReloadFailedError, StartFailedError, ControlSocketError } from './errors.js';

@@ -5,7 +5,7 @@
  * half matches its contract.
  */
 import path from 'node:path';
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import { Code, type Diagnostic } from '../diagnostics.js';
 import { compareNames, CONTRACT_MODULE, type ContractModel, type EventModel, type InterfaceModel } from '../model.js';
 import { CrossableCheck } from './crossable.js';

@@ -11,7 +11,7 @@
  * arrives: an Error's name, message and cause, a Date's time, a Map's entries…, so a type
  * that extends one with fields of its own is refused too.
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import { Code } from '../diagnostics.js';
 import type { FileContext } from './file-context.js';
 import { CARRIED_COLLECTIONS, CARRIED_ERRORS, CARRIED_LEAVES } from './library.js';

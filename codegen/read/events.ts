@@ -4,7 +4,7 @@
  * its doc comment are each checked by their own module; this one puts them in order and
  * decides, from the diagnostics, whether the event makes it into the model.
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import { Code } from '../diagnostics.js';
 import type { EventModel, SourceLocation } from '../model.js';
 import type { CrossableCheck } from './crossable.js';

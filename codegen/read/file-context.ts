@@ -3,7 +3,7 @@
  * reports through it, so that positions are computed one way (1-based, from a node's first
  * token) and a contract with any error can be told apart from a clean one.
  */
-import type { ts } from 'ts-morph';
+import type ts from './typescript.cjs';
 import { diagnostic, type Diagnostic, type DiagnosticCode } from '../diagnostics.js';
 import type { SourceLocation } from '../model.js';
 

@@ -8,7 +8,7 @@
  * (a contract changed during a rolling reload).
  */
 import { createHash } from 'node:crypto';
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import type { EventKind, EventOption } from '../model.js';
 import type { Descend, TypeVisitor, TypeWalker } from './type-walker.js';
 

@@ -1,7 +1,8 @@
 /**
- * The read stage: loads contract files with ts-morph, finds their event interfaces, checks
- * them and builds the plain-data model. This folder is the only part of the generator that
- * touches ts-morph (and the TypeScript it bundles); the stages after it work on the model.
+ * The read stage: loads contract files with ts-morph's TypeScript, finds their event
+ * interfaces, checks them and builds the plain-data model. This folder is the only part of the
+ * generator that touches ts-morph (and the TypeScript it bundles, typescript.cts); the stages
+ * after it work on the model.
  *
  * program.ts loads the programs; contract.ts reads a contract file and events.ts each of its
  * events, with markers.ts (the markers), options.ts (the options) and jsdoc.ts (doc

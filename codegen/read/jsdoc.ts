@@ -2,7 +2,7 @@
  * Doc comments of events, carried over to the generated table so that editors show an
  * event's documentation where the messenger is used, not only in the contract.
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 
 /**
  * The JSDoc of a node as lines without delimiters or leading `*`: the last `/** … *\/`

@@ -5,7 +5,7 @@
  * imports, namespace imports and type aliases work and a user's own `Broadcast` does not.
  */
 import path from 'node:path';
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import { Code } from '../diagnostics.js';
 import { CONTRACT_MODULE, KIND_OF_MARKER, MARKER_NAMES, type EventKind } from '../model.js';
 import type { FileContext } from './file-context.js';

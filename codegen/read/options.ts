@@ -3,7 +3,7 @@
  * values into the generated table, so each must be a single literal type the checker can
  * give a value for: the contract stays the one place where an event's settings are written.
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import { Code } from '../diagnostics.js';
 import { EVENT_OPTIONS, MARKER_NAMES, type EventKind, type EventOption, type OptionName } from '../model.js';
 import type { FileContext } from './file-context.js';

@@ -5,7 +5,7 @@
  * only a hint, the run time still checks every value, so when in doubt the answer is
  * `'unknown'`. Two visitors of the type walker: one for "plain", one for "certainly rich".
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import type { Plainness } from '../model.js';
 import { CARRIED_COLLECTIONS, CARRIED_LEAVES } from './library.js';
 import type { MembersPart } from './type-nodes.js';

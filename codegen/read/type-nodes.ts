@@ -4,7 +4,7 @@
  * the checker once per contract file, however many walks and verdicts meet it; a part is only
  * asked for when a verdict first needs it (a library object has many methods nobody walks).
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 
 /** What the symbol of an object type says about it. */
 export interface SymbolFacts {

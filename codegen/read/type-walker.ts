@@ -5,7 +5,7 @@
  * depth limit, one cycle guard and one budget, and lets a type's parts be asked of the
  * checker once per contract file instead of once per verdict and event.
  */
-import { ts } from 'ts-morph';
+import ts from './typescript.cjs';
 import { TypeNodes, type TypeNode } from './type-nodes.js';
 
 /**

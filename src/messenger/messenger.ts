@@ -7,7 +7,7 @@ import { getBus } from '../bus.js';
 import type { AnyHandler, Endpoint, RequestBase, RequestSpec } from '../core/endpoint/endpoint.js';
 import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from '../errors.js';
 import { isPositiveInt, type ResolvedBusOptions } from '../core/options.js';
-import type { EventMap, EventSpec, EventTable, EventTableInput, Messenger } from './types.js';
+import type { EventMap, EventNames, EventSpec, EventTable, EventTableInput, Messenger } from './types.js';
 
 /** Every event this process has loaded from a contract, and which contract declared it. */
 const loaded = new Map<string, { source: string; spec: EventSpec }>();
@@ -36,6 +36,16 @@ export function createMessenger<Events extends EventMap<Events>>(
   const messenger = build<Events>(table as EventTable<Events>, () => getBus());
   tables.set(messenger, table as EventTable<never>);
   return messenger;
+}
+
+/**
+ * The names of a generated table's events, each under its own name: what a generated file
+ * exports as `eventNames` (see {@link EventNames}). Generated code calls this.
+ */
+export function eventNamesOf<Events>(table: object): EventNames<Events> {
+  const names: Record<string, string> = {};
+  for (const event of Object.keys(table)) names[event] = event;
+  return Object.freeze(names) as EventNames<Events>;
 }
 
 /** The event table behind each messenger, so that it can be bound to another endpoint. */

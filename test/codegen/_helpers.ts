@@ -108,3 +108,30 @@ export function entryOf(content: string, event: string): string | undefined {
     .filter((f) => f !== '' && !f.startsWith('fp:'));
   return `{ ${fields.join(', ')} }`;
 }
+
+/**
+ * Makes `dir` a strict nodenext project that imports `clusterbus` as a user's does, from this
+ * checkout's source (`node_modules/clusterbus` links to it, `customConditions` picks src/), so
+ * that `tsc -p dir` and a language service can compile generated files without a build.
+ */
+export function linkConsumerProject(dir: string): void {
+  writeFiles(dir, {
+    'package.json': `${JSON.stringify({ name: 'consumer', private: true, type: 'module' })}\n`,
+    'tsconfig.json': `${JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        lib: ['ES2023'],
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        strict: true,
+        skipLibCheck: true,
+        noEmit: true,
+        types: ['node'],
+        customConditions: ['clusterbus-source'],
+      },
+    })}\n`,
+  });
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.symlinkSync(repoRoot, path.join(dir, 'node_modules', 'clusterbus'), 'dir');
+  fs.symlinkSync(path.join(repoRoot, 'node_modules', '@types'), path.join(dir, 'node_modules', '@types'), 'dir');
+}
