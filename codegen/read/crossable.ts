@@ -36,6 +36,18 @@ const CARRIED: ReadonlySet<string> = new Set([...CARRIED_LEAVES, ...CARRIED_COLL
 
 /** Node's Buffer: a Uint8Array to the type checker, but not to superjson. */
 const BUFFER: ReadonlySet<string> = new Set(['Buffer']);
+const ARRAYS: ReadonlySet<string> = new Set(['Array', 'ReadonlyArray']);
+
+/** Whether a member is declared by the lib's `Array` or `ReadonlyArray` (not by an interface extending it). */
+function isArrayMember(declaration: ts.Declaration | undefined): boolean {
+  const owner = declaration?.parent;
+  return (
+    owner !== undefined &&
+    ts.isInterfaceDeclaration(owner) &&
+    ARRAYS.has(owner.name.text) &&
+    owner.getSourceFile().isDeclarationFile
+  );
+}
 
 /** The properties of an Error that are not fields of a subclass: what arrives of it, and its stack. */
 const ERROR_PROPERTIES: ReadonlySet<string> = new Set(['name', 'message', 'stack', 'cause']);
@@ -207,6 +219,26 @@ export class CrossableCheck {
     // A library object superjson carries is judged by its name: its members are the lib's.
     if (symbol.fromDeclarationFile && CARRIED.has(symbol.name)) return this.descendCarried(node, place, descend);
     if (this.walker.isOrExtends(node.type, BUFFER)) return walk.report(place, BUFFER_PROBLEM);
+    // An interface that extends Array is an array, the way recursive array types were written
+    // before type aliases could refer to themselves (superjson's own
+    // `interface JSONArray extends Array<JSONValue> {}`): its elements cross, and fields of its
+    // own would not (an array arrives as its elements).
+    if (!symbol.isClass && this.walker.isOrExtends(node.type, ARRAYS)) {
+      const own = body.properties
+        .filter((p) => !(p.flags & ACCESSOR_OR_METHOD) && !p.name.startsWith('__@'))
+        .filter((p) => !isArrayMember(p.declaration))
+        .map((p) => p.name);
+      if (own.length > 0) {
+        return walk.report(
+          place,
+          `is ${article(symbol.name)}, an array with fields of its own (${list(own, 3)}), which do not arrive: ` +
+            `an array crosses as its elements; send an object with the array in one field and the others beside it`,
+        );
+      }
+      const element = this.checker.getIndexTypeOfType(node.type, ts.IndexKind.Number);
+      if (element !== undefined) descend.nested(element, { at: `${place.at}[]`, where: place.where });
+      return;
+    }
     const base = this.walker.libraryBase(node.type, CARRIED);
     if (base !== undefined) {
       const problem = this.extensionProblem(node.type, base, body, symbol.isClass ? symbol.name : undefined);
