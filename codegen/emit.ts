@@ -104,24 +104,15 @@ const EVENT_NAMES_DOC = [
 
 /** The source of the `.bus.ts` module of `model`. */
 export function emitContract(model: ContractModel, options: EmitOptions): string {
-  const outDir = path.dirname(options.outFile);
-  const contractPath = relativeModulePath(outDir, model.file);
-  const importPath = contractPath.replace(/\.ts$/, '.js');
-  const names = model.interfaces.map((i) => i.name);
-  const useNamespace = names.some((n) => RESERVED.has(n));
-  const refs = useNamespace ? names.map((n) => `${NAMESPACE}.${n}`) : names;
-
+  const contract = contractTypes(model, options.outFile, RESERVED);
   const lines: string[] = [
-    `${GENERATED_MARKER} from ${contractPath}`,
+    generatedHeader(options.outFile, model.file),
     DO_NOT_EDIT,
     `import { createMessenger, eventNamesOf } from ${quote(RUNTIME_MODULE)};`,
     `import type { InSyncWithContract, Messenger } from ${quote(RUNTIME_MODULE)};`,
-    ...(useNamespace
-      ? [`import type * as ${NAMESPACE} from ${quote(importPath)};`]
-      : importLines('import type', names, importPath)),
+    ...contract.imports,
     '',
-    EVENTS_TYPE_DOC,
-    ...typeAlias('export type Events =', refs),
+    ...contract.events,
     '',
     TABLE_DOC,
     'const events = {',
@@ -181,22 +172,14 @@ const RESERVED_IN_DECLARATIONS = new Set([...RESERVED, 'EventNames']);
  * with what the contract generates now, is what catches a stale pair.
  */
 export function emitDeclarations(model: ContractModel, options: EmitOptions): string {
-  const contractPath = relativeModulePath(path.dirname(options.outFile), model.file);
-  const importPath = contractPath.replace(/\.ts$/, '.js');
-  const names = model.interfaces.map((i) => i.name);
-  const useNamespace = names.some((n) => RESERVED_IN_DECLARATIONS.has(n));
-  const refs = useNamespace ? names.map((n) => `${NAMESPACE}.${n}`) : names;
-
+  const contract = contractTypes(model, options.outFile, RESERVED_IN_DECLARATIONS);
   const lines: string[] = [
     generatedHeader(options.outFile, model.file),
     DO_NOT_EDIT,
     `import type { EventNames, Messenger } from ${quote(RUNTIME_MODULE)};`,
-    ...(useNamespace
-      ? [`import type * as ${NAMESPACE} from ${quote(importPath)};`]
-      : importLines('import type', names, importPath)),
+    ...contract.imports,
     '',
-    EVENTS_TYPE_DOC,
-    ...typeAlias('export type Events =', refs),
+    ...contract.events,
     '',
     MESSENGER_DOC,
     'export declare const messenger: Messenger<Events>;',
@@ -206,6 +189,28 @@ export function emitDeclarations(model: ContractModel, options: EmitOptions): st
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * The import of the contract's event interfaces into the module generated at `outFile`, and
+ * the `Events` type made of them; through a namespace when one of their names is `reserved`
+ * (taken by the generated module's own imports or exports).
+ */
+function contractTypes(
+  model: ContractModel,
+  outFile: string,
+  reserved: ReadonlySet<string>,
+): { imports: string[]; events: string[] } {
+  const importPath = relativeModulePath(path.dirname(outFile), model.file).replace(/\.ts$/, '.js');
+  const names = model.interfaces.map((i) => i.name);
+  const useNamespace = names.some((n) => reserved.has(n));
+  const refs = useNamespace ? names.map((n) => `${NAMESPACE}.${n}`) : names;
+  return {
+    imports: useNamespace
+      ? [`import type * as ${NAMESPACE} from ${quote(importPath)};`]
+      : importLines('import type', names, importPath),
+    events: [EVENTS_TYPE_DOC, ...typeAlias('export type Events =', refs)],
+  };
 }
 
 /** `to` relative to `fromDir`, POSIX separators, starting with `./` or `../`. */

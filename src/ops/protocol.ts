@@ -106,28 +106,29 @@ const COMMANDS: readonly string[] = ['hello', 'status', 'reload'];
 
 /** Reads a request line; anything else is `undefined`. */
 export function parseControlRequest(line: string): ControlRequest | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { v, cmd } = value as Record<string, unknown>;
+  const value = parseObject(line);
+  if (value === undefined) return undefined;
+  const { v, cmd } = value;
   if (v !== CONTROL_PROTOCOL_VERSION || typeof cmd !== 'string' || !COMMANDS.includes(cmd)) return undefined;
   return { v, cmd: cmd as ControlCommand };
 }
 
 /** Reads an answer line: its version and `ok` are checked, the rest is the master's word. */
 export function parseControlAnswer(line: string): ControlAnswer | undefined {
+  const value = parseObject(line);
+  if (value === undefined) return undefined;
+  const { v, ok } = value;
+  if (v !== CONTROL_PROTOCOL_VERSION || typeof ok !== 'boolean') return undefined;
+  return value as unknown as ControlAnswer;
+}
+
+/** A line of JSON that holds an object; anything else is `undefined`. */
+function parseObject(line: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { v, ok } = value as Record<string, unknown>;
-  if (v !== CONTROL_PROTOCOL_VERSION || typeof ok !== 'boolean') return undefined;
-  return value as ControlAnswer;
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
 }

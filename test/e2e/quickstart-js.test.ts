@@ -15,14 +15,13 @@
  * and run on the memory transport.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic, repoRoot, runTsc, type TscRun } from '../types/tsc.js';
-import { describeRun, packCheckout, run, type Run, type Tarballs } from '../helpers/pack.js';
+import { describeRun, packCheckout, run, type Run } from '../helpers/pack.js';
+import { followReadme, killServers, type Followed, type ServerRun } from '../helpers/readme-project.js';
 
 interface Block {
   /** The PATH of `<!-- quickstart-js:PATH -->`. */
@@ -54,35 +53,10 @@ function quickstartJsBlocks(markdown: string): Block[] {
   });
 }
 
-const COMMANDS = new Set(['setup', 'gen', 'run']);
-
-/** A shell line of the README, with the two packages taken from the checkout's tarballs. */
-function fromCheckout(line: string, tarballs: Tarballs): string {
-  return line
-    .replace(/(^|\s)clusterbus-gen(?=\s|$)/g, `$1${tarballs.generator}`)
-    .replace(/(npm install(?: --save-dev)?(?: \S+)*?\s)clusterbus(?=\s|$)/g, `$1${tarballs.runtime}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 let dir: string | undefined;
 let blocks: Block[] = [];
-const commands: { line: string; result: Run }[] = [];
-let server: ChildProcess | undefined;
-let answer: { status: number; body: string } | undefined;
-let serverExit: { code: number | null; signal: NodeJS.Signals | null; ms: number } | undefined;
-let serverLog = '';
+let commands: Followed['commands'] = [];
+let served: ServerRun | undefined;
 let generatedEsm: string[] = [];
 let checkedEsm: TscRun | undefined;
 /** The error the TypeScript quick start's mistake shows (`error TSnnnn: message`), and on which line of mistake.js. */
@@ -91,39 +65,6 @@ let toCommonJs: Run | undefined;
 let generatedCjs: string[] = [];
 let checkedCjs: TscRun | undefined;
 let cjsProgram: Run | undefined;
-
-/** Starts `line` (the README's server) in its own process group, asks it over HTTP, stops it. */
-async function runServer(line: string, cwd: string): Promise<void> {
-  const port = await freePort();
-  const child = spawn('sh', ['-c', `exec ${line}`], {
-    cwd,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: String(port), npm_config_yes: 'false', NODE_ENV: 'production' },
-  });
-  server = child;
-  child.stdout?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const deadline = Date.now() + 60_000;
-  while (answer === undefined && Date.now() < deadline && child.exitCode === null) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      answer = { status: res.status, body: await res.text() };
-    } catch {
-      await sleep(200);
-    }
-  }
-  const stoppedAt = Date.now();
-  if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGINT');
-  const end = await Promise.race([exited, sleep(20_000).then(() => undefined)]);
-  serverExit =
-    end === undefined
-      ? { code: null, signal: null, ms: Date.now() - stoppedAt }
-      : { ...end, ms: Date.now() - stoppedAt };
-}
 
 /**
  * Type-checks `files` of the project as `// @ts-check` does, with the repository's `tsc`: the
@@ -187,26 +128,7 @@ test.before('follow the README quick start in JavaScript in an empty project', a
   const tarballs = await packCheckout();
   dir = await mkdtemp(path.join(os.tmpdir(), 'clusterbus-quickstart-js-'));
 
-  for (const block of blocks) {
-    if (!COMMANDS.has(block.target)) {
-      const file = path.join(dir, block.target);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, block.body);
-      continue;
-    }
-    for (const line of block.body.split('\n').map((l) => l.trim())) {
-      if (line === '' || line.startsWith('#')) continue;
-      if (block.target === 'run' && line.endsWith('src/server.js')) {
-        await runServer(line, dir);
-        continue;
-      }
-      const result = await run('sh', ['-c', fromCheckout(line, tarballs)], dir, {
-        env: { npm_config_prefer_offline: 'true' },
-      });
-      commands.push({ line, result });
-      if (result.code !== 0) throw new Error(describeRun(`the README's \`${line}\``, result));
-    }
-  }
+  ({ commands, served } = await followReadme(blocks, dir, tarballs, 'src/server.js'));
   generatedEsm = await generatedFiles(dir);
 
   // The TypeScript quick start's mistake, as JavaScript (its body is JavaScript already), with
@@ -231,13 +153,7 @@ test.before('follow the README quick start in JavaScript in an empty project', a
 });
 
 test.after.always('stop the server and remove the temporary project', async () => {
-  if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
-    try {
-      process.kill(-server.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killServers();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
@@ -279,12 +195,12 @@ test('quickstart-js - gen writes contracts/app.bus.js and its declarations, and 
 });
 
 test('quickstart-js - the server answers with the memory of both workers, and Ctrl-C stops it cleanly', (t) => {
-  t.log(`answer: ${answer?.status ?? '-'} ${answer?.body.trim() ?? '-'}`);
-  t.log(`after SIGINT to its process group: exit ${String(serverExit?.code)} in ${serverExit?.ms ?? '-'} ms`);
-  t.is(answer?.status, 200, serverLog);
-  const body = JSON.parse(answer?.body ?? '{}') as { totalRss?: unknown };
-  t.true(typeof body.totalRss === 'number' && body.totalRss > 0, answer?.body);
-  t.is(serverExit?.code, 0, serverLog);
+  t.log(`answer: ${served?.answer?.status ?? '-'} ${served?.answer?.body.trim() ?? '-'}`);
+  t.log(`after SIGINT to its process group: exit ${String(served?.exit.code)} in ${served?.exit.ms ?? '-'} ms`);
+  t.is(served?.answer?.status, 200, served?.log);
+  const body = JSON.parse(served?.answer?.body ?? '{}') as { totalRss?: unknown };
+  t.true(typeof body.totalRss === 'number' && body.totalRss > 0, served?.answer?.body);
+  t.is(served?.exit.code, 0, served?.log);
 });
 
 test("quickstart-js - with // @ts-check the worker and the server compile, and the TypeScript quick start's mistake is the same error", (t) => {

@@ -5,11 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { connect as tcpConnect, createServer, type AddressInfo } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext, ImplementationFn, TestFn } from 'ava';
+import { freePort } from './ports.js';
 
 /** The one line that tells a developer or CI how to get nats-server. */
 export const NATS_SERVER_MISSING =
@@ -404,17 +405,6 @@ async function startSeed(
       if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
     }
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The fields of `/varz` tests use; the endpoint returns many more, reachable through the index signature. */

@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import http2 from 'node:http2';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { ClusterStatus } from 'clusterbus';
+import { freePort } from '../helpers/ports.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/supervision/app.ts', import.meta.url));
 const cliEntry = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -31,17 +31,7 @@ export interface Ev {
   [key: string]: unknown;
 }
 
-/** A free loopback port: listen on 0, note the port, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * Whether a process still runs: `kill(pid, 0)` does not throw ESRCH, and (on Linux) it is not

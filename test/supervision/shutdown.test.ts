@@ -3,7 +3,7 @@
 // master's exit and the client show, with the default deadline and with a longer one.
 import test from 'ava';
 import { performance } from 'node:perf_hooks';
-import { killAll, pidsOf, request, startMaster, waitDead } from './harness.js';
+import { killAll, pidsOf, request, startMaster, waitDead, type Master } from './harness.js';
 
 test.afterEach.always(async (t) => {
   t.deepEqual(await killAll(), [], 'no master or worker outlives the test');
@@ -22,24 +22,38 @@ async function outcome(
   }
 }
 
+/**
+ * Sends `GET /slow?ms=<ms>` to `m`, and SIGTERM to the master once a worker has started it, as
+ * `docker stop` would; what the master's exit and the client showed, timed from the signal.
+ */
+async function slowRequestAtSigterm(m: Master, ms: number) {
+  let signalledAt = 0;
+  const client = outcome(request(m.port, `/slow?ms=${ms}`, 'GET', 30_000), () => signalledAt);
+  const slow = await m.next('slow-start');
+  signalledAt = performance.now();
+  process.kill(m.pid, 'SIGTERM');
+  const exit = await m.exited;
+  const exitMs = performance.now() - signalledAt;
+  const seen = await client;
+  return {
+    slow,
+    exit,
+    exitMs,
+    seen,
+    summary:
+      `master exited with ${String(exit.code)} ${Math.round(exitMs)} ms after SIGTERM; ` +
+      `the client got ${seen.error ?? `HTTP ${seen.status}`} ${Math.round(seen.atMs)} ms after it`,
+  };
+}
+
 test.serial(
   'shutdown - by default a 20 s request is cut before Docker’s 10 s: the master exits 124 and logs what it cut',
   async (t) => {
     t.timeout(60_000);
     const m = await startMaster({ SUP_WORKERS: '2' });
     const pids = pidsOf(await m.ready());
-    let signalledAt = 0;
-    const client = outcome(request(m.port, '/slow?ms=20000', 'GET', 30_000), () => signalledAt);
-    const slow = await m.next('slow-start');
-    signalledAt = performance.now();
-    process.kill(m.pid, 'SIGTERM');
-    const exit = await m.exited;
-    const exitMs = performance.now() - signalledAt;
-    const seen = await client;
-    t.log(
-      `master exited with ${String(exit.code)} ${Math.round(exitMs)} ms after SIGTERM; ` +
-        `the client got ${seen.error ?? `HTTP ${seen.status}`} ${Math.round(seen.atMs)} ms after it`,
-    );
+    const { slow, exit, exitMs, seen, summary } = await slowRequestAtSigterm(m, 20_000);
+    t.log(summary);
     t.deepEqual(exit, { code: 124, signal: null });
     t.true(exitMs < 10_000, 'gone before Docker would kill it');
     // Timers never fire early: the request had until 1 s before the 9 s deadline.
@@ -80,18 +94,8 @@ test.serial(
     t.timeout(60_000);
     const m = await startMaster({ SUP_WORKERS: '1', SUP_OPTS: JSON.stringify({ shutdownTimeoutMs: 25_000 }) });
     const pids = pidsOf(await m.ready());
-    let signalledAt = 0;
-    const client = outcome(request(m.port, '/slow?ms=11000', 'GET', 30_000), () => signalledAt);
-    await m.next('slow-start');
-    signalledAt = performance.now();
-    process.kill(m.pid, 'SIGTERM');
-    const exit = await m.exited;
-    const exitMs = performance.now() - signalledAt;
-    const seen = await client;
-    t.log(
-      `master exited with ${String(exit.code)} ${Math.round(exitMs)} ms after SIGTERM; ` +
-        `the client got ${seen.error ?? `HTTP ${seen.status}`} ${Math.round(seen.atMs)} ms after it`,
-    );
+    const { exit, exitMs, seen, summary } = await slowRequestAtSigterm(m, 11_000);
+    t.log(summary);
     t.deepEqual(exit, { code: 0, signal: null });
     t.is(seen.status, 200, seen.error);
     t.true(exitMs < 25_000);
