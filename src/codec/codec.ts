@@ -1,18 +1,20 @@
 /**
  * Payload encoding: superjson, so that Date, Map, Set, bigint, undefined, RegExp, URL and
- * Error arrive as they were sent. Encoding happens once, in the sender, which refuses what
- * a receiver would not get back as sent (sendable.ts); the master never decodes. Decoding
- * refuses anything that could pollute a prototype.
+ * Error arrive as they were sent, with shared references and cycles restored by the codec
+ * itself (refs.ts). Encoding happens once, in the sender, which refuses what a receiver would
+ * not get back as sent (sendable.ts); the master never decodes. Decoding refuses anything
+ * that could pollute a prototype.
  */
-import superjson from 'superjson';
 import { BadPayloadError } from '../errors.js';
 import { encodePlain } from './plain-json.js';
+import { parseWithoutRefs, restoreRefs, stringifyWithRefs, takeRefs } from './refs.js';
 import { decodeRich, encodeRich } from './rich-json.js';
 import { findUnsendable } from './sendable.js';
 
 /**
- * Encodes a payload or result into superjson's format; throws `BadPayloadError` for a value a
- * receiver would not get back as sent, naming the event and where in the value the trouble is
+ * Encodes a payload or result into superjson's format (with the codec's own table of shared
+ * references where it has any, refs.ts); throws `BadPayloadError` for a value a receiver
+ * would not get back as sent, naming the event and where in the value the trouble is
  * (`cannot send "orders.new": payload.items[2].cb is a function`). The fastest encoder that
  * knows the value writes it: the plain-JSON one (skipped when the generator says the type is
  * `plain: false`), then the rich one, then superjson itself. `what` starts the path: a map
@@ -39,7 +41,7 @@ export function encode(
     if (bad !== undefined) {
       throw new BadPayloadError(`cannot send "${event}": ${bad.path} ${bad.reason}`, { event, worker });
     }
-    return superjson.stringify(value);
+    return stringifyWithRefs(value);
   } catch (err) {
     if (err instanceof BadPayloadError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
@@ -67,13 +69,14 @@ export function decode(text: string, event: string, worker: number): unknown {
     return (parsed as { json: unknown }).json;
   }
   try {
+    const refs = takeRefs(parsed);
     // The common annotations are applied directly; anything else is superjson's to restore.
     const fast = decodeRich(parsed as { json: unknown; meta?: unknown });
-    if (fast) return fast.value;
     // The rich decoder may have restored part of `parsed` in place before it gave up (say, a
     // RegExp before a typed array): superjson would restore that part again, and a RegExp made
-    // from a RegExp throws. It gets the text parsed afresh.
-    return superjson.parse(text);
+    // from a RegExp throws. It gets the text parsed afresh, with the tables taken out again.
+    const value = fast ? fast.value : parseWithoutRefs(text);
+    return refs === undefined ? value : restoreRefs(value, refs);
   } catch (err) {
     throw new BadPayloadError(`cannot decode "${event}": ${(err as Error).message}`, { event, worker });
   }

@@ -17,6 +17,8 @@
  * properties of an array, a Date, a Map… (see sendable.ts).
  */
 
+import { splitSuperjsonPath } from './superjson-path.js';
+
 const MAX_DEPTH = 64;
 
 /** Thrown inside the walk to give the value back to superjson. */
@@ -246,25 +248,10 @@ function child(parent: unknown, key: string): unknown {
   return (parent as Record<string, unknown>)[key];
 }
 
-/** superjson's escaped dot-path, split; the keys superjson refuses are left to it (it throws). */
+/** superjson's escaped dot-path, split; a key superjson refuses, or a malformed path, is left to it (it throws). */
 function parsePath(path: string): string[] {
-  const segments: string[] = [];
-  let segment = '';
-  for (let i = 0; i < path.length; i++) {
-    const c = path[i];
-    if (c === '\\') {
-      const next = path[i + 1];
-      if (next !== '\\' && next !== '.') throw GIVE_UP;
-      segment += next;
-      i++;
-    } else if (c === '.') {
-      segments.push(segment);
-      segment = '';
-    } else {
-      segment += c;
-    }
-  }
-  segments.push(segment);
+  const segments = splitSuperjsonPath(path);
+  if (segments === undefined) throw GIVE_UP;
   for (const s of segments) if (s === '__proto__' || s === 'prototype' || s === 'constructor') throw GIVE_UP;
   return segments;
 }

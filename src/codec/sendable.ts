@@ -11,10 +11,6 @@
  * a call into the engine per object, about a quarter of the plain encoder's time, which every
  * plain message would pay.
  *
- * Carried but not refused: a shared object (or NaN) that is itself a Set item or a Map key
- * comes back moved to the end of its Set or Map, as superjson restores it by deleting and
- * adding it again.
- *
  * Paths start at `payload` or `result`: `.key` for a key that is an identifier, `["key"]` for
  * any other (and for `__proto__`), `[2]` for an array or typed-array index, `[Symbol(tag)]`
  * for a symbol key, `<map key 0>` / `<map value 0>` for the key and the value of a Map's
@@ -45,11 +41,12 @@ export interface Unsendable {
 /**
  * The first thing in `value` (depth first, in the order superjson walks it) that superjson
  * would not carry to a receiver as it is, or `undefined` when everything can be sent. Shared
- * references and cycles are fine: superjson restores them, and each object is looked at once.
+ * references and cycles are fine: the codec restores them wherever they are (refs.ts), and
+ * each object is looked at once.
  */
 export function findUnsendable(value: unknown, root: 'payload' | 'result' = 'payload'): Unsendable | undefined {
   const walk = new Walk();
-  const reason = walk.check(value, 0) ?? walk.lostNaNKey();
+  const reason = walk.check(value, 0);
   return reason === undefined ? undefined : { path: walk.path(root), reason };
 }
 
@@ -94,12 +91,8 @@ const isEnumerable = (o: object, key: PropertyKey): boolean => Object.prototype.
  */
 class Walk {
   private readonly seen = new Set<object>();
-  private kinds: Step[] = [];
-  private steps: unknown[] = [];
-  /** NaNs met: superjson records NaN like an object, each one after the first as a reference. */
-  private nans = 0;
-  /** The path to the first Map key that is NaN, if any. */
-  private nanKey: { kinds: Step[]; steps: unknown[] } | undefined;
+  private readonly kinds: Step[] = [];
+  private readonly steps: unknown[] = [];
 
   /** Why `v` cannot be sent, or `undefined`. On a find, the path stays on the stack. */
   check(v: unknown, depth: number): string | undefined {
@@ -111,8 +104,7 @@ class Walk {
       case 'object':
         return v === null ? undefined : this.object(v, depth);
       case 'number':
-        // Every number travels, NaN, the infinities and -0 too; NaNs are counted for `lostNaNKey`.
-        if (Number.isNaN(v)) this.nans++;
+        // Every number travels, NaN, the infinities and -0 too.
         return undefined;
       default:
         // string, bigint, boolean, undefined: all carried.
@@ -141,7 +133,7 @@ class Walk {
 
   private object(v: object, depth: number): string | undefined {
     if (depth > MAX_NESTING) return `is nested more than ${MAX_NESTING} levels deep`;
-    // Seen before: a shared reference or a cycle, which superjson restores; its contents were
+    // Seen before: a shared reference or a cycle, which the codec restores; its contents were
     // (or are being) checked where it was first met.
     if (this.seen.has(v)) return undefined;
     this.seen.add(v);
@@ -217,20 +209,19 @@ class Walk {
         );
       }
     }
-    const reason =
-      this.symbolKeys(v) ??
-      this.child(v.name, 'key', 'name', depth + 1) ??
-      this.child(v.message, 'key', 'message', depth + 1);
-    if (reason !== undefined || !('cause' in v)) return reason;
+    const reason = this.symbolKeys(v) ?? this.child(v.name, 'key', 'name', depth + 1);
+    if (reason !== undefined) return reason;
+    // The receiver passes it to the Error constructor, which makes a string of it.
+    if (typeof v.message !== 'string') {
+      return this.at('key', 'message', 'is an Error message that is not a string (it would arrive as a string)');
+    }
+    if (!('cause' in v)) return undefined;
     return this.child(v.cause, 'key', 'cause', depth + 1);
   }
 
   private map(v: Map<unknown, unknown>, depth: number): string | undefined {
     let i = 0;
     for (const [key, value] of v) {
-      if (this.nanKey === undefined && Number.isNaN(key)) {
-        this.nanKey = { kinds: [...this.kinds, 'map key'], steps: [...this.steps, i] };
-      }
       const reason = this.child(key, 'map key', i, depth + 1) ?? this.child(value, 'map value', i, depth + 1);
       if (reason !== undefined) return reason;
       i++;
@@ -246,19 +237,6 @@ class Walk {
       i++;
     }
     return undefined;
-  }
-
-  /**
-   * Once the walk found nothing: a Map key that is NaN while NaN is elsewhere in the value too.
-   * superjson restores every NaN after the first as a reference to it, and restoring a Map key
-   * deletes the old key when the new one is not `===` to it, which NaN never is: the entry
-   * would be lost. (Which NaN comes first depends on superjson's path lengths: any is refused.)
-   */
-  lostNaNKey(): string | undefined {
-    if (this.nanKey === undefined || this.nans < 2) return undefined;
-    this.kinds = this.nanKey.kinds;
-    this.steps = this.nanKey.steps;
-    return 'is a NaN Map key, and the value holds another NaN: superjson would drop this entry';
   }
 
   /** A typed array, a DataView or a Buffer. */

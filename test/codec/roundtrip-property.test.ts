@@ -9,7 +9,8 @@
  * numbers (-0, NaN, the infinities, the extremes), booleans, null, undefined, bigints,
  * Dates (invalid ones too), Maps, Sets, RegExps with flags, URLs, plain Errors (with a name,
  * a cause) and the lib's other Error classes, every kind of typed array, and shared references
- * and cycles. Each one goes through the path the bus takes (src/core/endpoint/request.ts):
+ * and cycles anywhere (a Set item, a Map key, inside a shared object, back to the root, through
+ * an Error's cause). Each one goes through the path the bus takes (src/core/endpoint/request.ts):
  * `encode` (the plain fast path, the rich encoder or superjson, with and without the
  * generator's `plainPayload: false` hint) then `decode` in the receiver, and, when the sender
  * keeps its own copy, `copyPlain` and `plainText`. What arrives is compared with what was
@@ -19,12 +20,11 @@
  * write null) and NaN, the infinities or -0 in a Float32Array or Float64Array (they would
  * arrive as 0). For those the property is the refusal.
  *
- * Sharing is generated only in the shapes superjson restores: the shapes it does not are
- * known bugs, each pinned by a `test.failing` at the end of this file, which AVA reports as
- * soon as it passes. Also at the end: the comparator's own test.
+ * At the end: the comparator's own test, and the shapes of sharing that superjson alone
+ * restores wrongly, each pinned by a test of its own.
  *
  * The seed and the number of values are set by `CODEC_PROPERTY_SEED` and `CODEC_PROPERTY_RUNS`
- * (5000 by default, under a second; 100,000 values of each of seeds 1 to 4 passed too).
+ * (5000 by default, under a second; 100,000 values of each of seeds 1 to 4 pass too).
  */
 import { inspect } from 'node:util';
 import test from 'ava';
@@ -115,26 +115,29 @@ function bump(counts: Counts, key: string): void {
 /** Where a value is generated: what it may be. */
 interface Spot {
   readonly depth: number;
-  /** A Set item or a Map key itself: never a shared object nor NaN (see the first `failing` test below). */
+  /** A Set item or a Map key itself (counted: superjson alone moves a shared one to the end). */
   readonly key: boolean;
-  /** Plain JSON data only: the fast path's values (and keys superjson refuses may appear). */
+  /**
+   * Plain JSON data only: the fast path's values (and keys superjson refuses may appear). Never
+   * shared: that would leave the plain path, and superjson refuses those keys.
+   */
   readonly plain: boolean;
-  /** Inside an Error's cause: nothing shared, no cycle (see the third `failing` test below). */
+  /** Inside an Error's cause (counted: superjson alone does not restore a reference there). */
   readonly inCause: boolean;
 }
 
 /**
- * Sharing is made the way superjson restores it (see the `failing` tests below): an object is
- * shared only while nothing inside it is shared or refers back up (a cycle), and once an object
- * is shared, nothing inside it is shared with anything else.
+ * Anything made may be shared by a later part of the value, or pointed back to from inside
+ * (a cycle, the root included): a Set item, a Map key, an Error's cause, an object inside a
+ * shared object, and NaN, whose repeats superjson records too.
  */
 class Generator {
   /** Objects generated so far in the current value, which a later part may share. */
   private pool: object[] = [];
-  /** Containers that hold a shared object or a cycle: never shared themselves. */
-  private tainted = new Set<object>();
-  /** The containers being built around the current part, which a part may point back to (a cycle). */
+  /** The containers and Errors being built around the current part, which it may point back to. */
   private readonly ancestors: object[] = [];
+  /** What holds a shared object or a cycle: sharing one again is sharing inside a shared object. */
+  private holding = new Set<object>();
 
   constructor(
     private readonly r: Rand,
@@ -144,7 +147,7 @@ class Generator {
   /** A new top-level value, and the reasons the sender must refuse it (none if it must arrive). */
   next(): { value: unknown; plain: boolean; refusals: string[] } {
     this.pool = [];
-    this.tainted = new Set();
+    this.holding = new Set();
     const plain = this.chance(0.25);
     const value = this.value({ depth: 0, key: false, plain, inCause: false });
     return { value, plain, refusals: refusalsOf(value) };
@@ -164,17 +167,20 @@ class Generator {
 
   private value(spot: Spot): unknown {
     const { depth } = spot;
-    if (this.shares(spot) && depth > 0 && this.chance(0.06)) {
-      // A cycle back to the value itself is not made (see the second `failing` test below).
-      if (this.ancestors.length > 1 && this.chance(0.3)) {
-        bump(this.counts, 'cycle');
-        this.taint();
-        return this.pick(this.ancestors.slice(1));
+    // Causes are rare: what is in one is shared more often, to be met often enough.
+    if (this.shares(spot) && depth > 0 && this.chance(spot.inCause ? 0.2 : 0.06)) {
+      if (this.ancestors.length > 0 && this.chance(0.3)) {
+        const ancestor = this.pick(this.ancestors);
+        this.sharing(spot, ancestor === this.ancestors[0] ? ['cycle', 'cycle to the root'] : ['cycle']);
+        return ancestor;
       }
       if (this.pool.length > 0) {
-        bump(this.counts, 'shared reference');
-        this.taint();
-        return this.pick(this.pool);
+        const shared = this.pick(this.pool);
+        this.sharing(
+          spot,
+          this.holding.has(shared) ? ['shared reference', 'shared inside a shared object'] : ['shared reference'],
+        );
+        return shared;
       }
     }
     const containers = depth < 4 && this.chance(depth === 0 ? 0.7 : 0.45);
@@ -194,6 +200,12 @@ class Generator {
           return null;
       }
     }
+    // NaN is one number of many: a Set item or Map key, where a repeated one is put back in its
+    // place, is made NaN more often.
+    if (spot.key && this.chance(0.05)) {
+      bump(this.counts, 'NaN Set item or Map key');
+      return NaN;
+    }
     const kind = this.int(16);
     bump(
       this.counts,
@@ -203,11 +215,8 @@ class Generator {
     switch (kind) {
       case 0:
         return this.string();
-      case 1: {
-        const n = this.chance(0.5) ? this.pick(NUMBERS) : (this.r() - 0.5) * 10 ** this.int(12);
-        // A NaN that is itself a Set item or Map key may be moved or dropped (see below).
-        return spot.key && Number.isNaN(n) ? 0 : n;
-      }
+      case 1:
+        return this.chance(0.5) ? this.pick(NUMBERS) : (this.r() - 0.5) * 10 ** this.int(12);
       case 2:
         return this.chance(0.5);
       case 3:
@@ -257,12 +266,15 @@ class Generator {
   private error(spot: Spot): Error {
     const Ctor = this.chance(0.8) ? Error : this.pick([TypeError, RangeError, SyntaxError, EvalError]);
     const message = this.string();
-    let e: Error;
+    const e = new Ctor(message);
     if (spot.depth < 3 && this.chance(0.3)) {
       bump(this.counts, 'Error with a cause');
-      e = new Ctor(message, { cause: this.value({ ...spot, depth: spot.depth + 1, key: false, inCause: true }) });
-    } else {
-      e = new Ctor(message);
+      // Made before its cause, so that the cause may hold the Error itself: defined as the
+      // constructor's `cause` option would (not enumerable).
+      this.ancestors.push(e);
+      const cause = this.value({ ...spot, depth: spot.depth + 1, key: false, inCause: true });
+      this.ancestors.pop();
+      Object.defineProperty(e, 'cause', { value: cause, writable: true, enumerable: false, configurable: true });
     }
     if (this.chance(0.2)) e.name = this.pick(['HttpError', '', 'Custom.Error', 'é']);
     return this.remember(e, spot);
@@ -284,7 +296,6 @@ class Generator {
   }
 
   private container(spot: Spot): unknown {
-    const mark = this.pool.length;
     const inner: Spot = { ...spot, depth: spot.depth + 1, key: false };
     const n = this.int(5);
     const kind = spot.plain ? this.int(2) : this.int(6);
@@ -308,7 +319,7 @@ class Generator {
           o[k] = v;
         }
         this.ancestors.pop();
-        return this.remember(o, spot, mark);
+        return this.remember(o, spot);
       }
       case 1:
       case 4: {
@@ -316,43 +327,41 @@ class Generator {
         this.ancestors.push(a);
         for (let i = 0; i < n; i++) a.push(this.value(inner));
         this.ancestors.pop();
-        return this.remember(a, spot, mark);
+        return this.remember(a, spot);
       }
       case 2: {
         const m = new Map<unknown, unknown>();
         this.ancestors.push(m);
         for (let i = 0; i < n; i++) m.set(this.value({ ...inner, key: true }), this.value(inner));
         this.ancestors.pop();
-        return this.remember(m, spot, mark);
+        return this.remember(m, spot);
       }
       default: {
         const s = new Set<unknown>();
         this.ancestors.push(s);
         for (let i = 0; i < n; i++) s.add(this.value({ ...inner, key: true }));
         this.ancestors.pop();
-        return this.remember(s, spot, mark);
+        return this.remember(s, spot);
       }
     }
   }
 
   /** Whether a part at `spot` may be, or be shared with, another part of the value. */
   private shares(spot: Spot): boolean {
-    return !spot.key && !spot.plain && !spot.inCause;
+    return !spot.plain;
   }
 
-  /** The containers around the part being made now hold a shared object or a cycle. */
-  private taint(): void {
-    for (const a of this.ancestors) this.tainted.add(a);
+  /** Counts a shared object or a cycle made at `spot`, by kind and by where it is. */
+  private sharing(spot: Spot, kinds: string[]): void {
+    for (const kind of kinds) bump(this.counts, kind);
+    if (spot.key) bump(this.counts, 'shared Set item or Map key');
+    if (spot.inCause) bump(this.counts, 'shared in an Error cause');
+    for (const a of this.ancestors) this.holding.add(a);
   }
 
-  /**
-   * Makes an object available for sharing, where it may be shared and holds nothing shared;
-   * what it holds (the objects made since `mark`) may then no longer be shared on their own.
-   */
-  private remember<T extends object>(o: T, spot: Spot, mark = this.pool.length): T {
-    if (!this.shares(spot) || this.tainted.has(o)) return o;
-    this.pool.length = mark;
-    this.pool.push(o);
+  /** Makes an object available for sharing by the parts made after it. */
+  private remember<T extends object>(o: T, spot: Spot): T {
+    if (this.shares(spot)) this.pool.push(o);
     return o;
   }
 }
@@ -505,6 +514,12 @@ class Comparator {
   }
 }
 
+/** Whether superjson's text `text` records something met twice. */
+function hasRefs(text: string): boolean {
+  const meta = (JSON.parse(text) as { meta?: Record<string, unknown> }).meta;
+  return meta !== undefined && 'referentialEqualities' in meta;
+}
+
 function describe(v: unknown): string {
   const text = inspect(v, { depth: 6, breakLength: Infinity, maxArrayLength: 12, maxStringLength: 40 });
   // An Error's stack says nothing here.
@@ -550,7 +565,9 @@ test('codec - every generated value of an accepted type arrives as sent, or the 
           : 'superjson';
     bump(counts, `path: ${path}`);
     // Byte for byte what superjson writes: the fast encoders are only faster. (superjson refuses
-    // a `constructor` or `prototype` key, which plain JSON data, written by the plain encoder, may have.)
+    // a `constructor` or `prototype` key, which plain JSON data, written by the plain encoder, may
+    // have.) Where superjson would record something met twice, the codec writes its own table
+    // too (src/codec/refs.ts), and only its own decoder reads the text right.
     let reference: string;
     try {
       reference = superjson.stringify(value);
@@ -559,9 +576,24 @@ test('codec - every generated value of an accepted type arrives as sent, or the 
       bump(counts, 'plain JSON with a key superjson refuses');
       reference = text;
     }
-    if (text !== reference) return fail(i, value, `encoded\n  ${text}\n  superjson writes\n  ${reference}`);
-    const got = decode(text, EV, 1);
-    const d = arrivedAsSent(value, got, 'payload') ?? arrivedAsSent(value, superjson.parse(text), 'superjson.parse');
+    const refs = hasRefs(reference);
+    if (refs) {
+      bump(counts, 'reference table');
+      if (path !== 'superjson' || !text.includes('"cbRefs":') || !hasRefs(text)) {
+        return fail(i, value, `encoded by ${path}, without both reference tables\n  ${text}`);
+      }
+    } else if (text !== reference) {
+      return fail(i, value, `encoded\n  ${text}\n  superjson writes\n  ${reference}`);
+    }
+    let got: unknown;
+    try {
+      got = decode(text, EV, 1);
+    } catch (err) {
+      return fail(i, value, `decode threw ${describe(err)}\n  encoded: ${text}`);
+    }
+    const d =
+      arrivedAsSent(value, got, 'payload') ??
+      (refs ? undefined : arrivedAsSent(value, superjson.parse(text), 'superjson.parse'));
     if (d !== undefined) return fail(i, value, `${d}\n  encoded: ${text}`);
     // A sender that runs its own handler keeps the copy `copyPlain` made instead of decoding.
     const copy = copyPlain(value);
@@ -597,6 +629,12 @@ test('codec - every generated value of an accepted type arrives as sent, or the 
     'dictionary',
     'shared reference',
     'cycle',
+    'cycle to the root',
+    'shared Set item or Map key',
+    'shared in an Error cause',
+    'shared inside a shared object',
+    'NaN Set item or Map key',
+    'reference table',
     'own copy',
     'plain JSON with a key superjson refuses',
   ]) {
@@ -625,17 +663,16 @@ test('codec - the comparator sees what does not arrive as sent', (t) => {
 });
 
 /**
- * Known bugs of superjson's restoring of shared references (`meta.referentialEqualities`), each
- * recorded as a failing test: AVA reports it if it starts to pass. The sender refuses none of
- * these values, and the generator above makes none of them.
+ * The shapes superjson's own `meta.referentialEqualities` restore wrongly, which is why the
+ * codec writes a table of its own (src/codec/refs.ts); the generator above makes them too, at
+ * random.
  *
  * First: an object, or NaN, that is a Set item or a Map key and is also found elsewhere in the
- * value arrives moved to the end of its Set or Map. superjson writes one of the two places as a
- * reference to the other (the shorter path is kept) and restores a Set item or Map key by
- * deleting it and adding it again. (src/codec/sendable.ts documents it; a NaN Map key is
- * refused only when its entry would be lost.)
+ * value. superjson writes one of the two places as a reference to the other (the shorter path
+ * is kept) and restores a Set item or Map key by deleting it and adding it again, which moves
+ * it to the end of its Set or Map.
  */
-test.failing('codec - a shared object or NaN that is a Set item or a Map key keeps its place', (t) => {
+test('codec - a shared object or NaN that is a Set item or a Map key keeps its place', (t) => {
   const o = { k: 1 };
   const d = new Date(1);
   for (const value of [
@@ -657,11 +694,11 @@ test.failing('codec - a shared object or NaN that is a Set item or a Map key kee
 /**
  * Second: superjson restores references one object after another, references to the payload
  * itself first, and the path it restores one through may run through a place that a later one
- * replaces with a copy. A shared object inside another shared object then arrives as two
+ * replaces with a copy. A shared object inside another shared object would arrive as two
  * objects, `{"p.t.x":["p.q.r.s"],"z":["p.t"]}`; a reference back to the payload inside a shared
- * object arrives as `null`, `[["a.b.back"],{"z":["a.b"]}]` (the copy's JSON has `null` there).
+ * object as `null`, `[["a.b.back"],{"z":["a.b"]}]` (the copy's JSON has `null` there).
  */
-test.failing('codec - references inside a shared object arrive', (t) => {
+test('codec - references inside a shared object arrive', (t) => {
   const x = { n: 1 };
   const y = { x };
   const nested = { p: { q: { r: { s: x } }, t: y }, z: y };
@@ -676,10 +713,10 @@ test.failing('codec - references inside a shared object arrive', (t) => {
 
 /**
  * Third: superjson does not follow a path through an Error, so a reference into an Error's
- * cause is never restored: a cause that is shared arrives as a copy, and a cause that is (or
- * holds) a cycle arrives with `null` in its place.
+ * cause is never restored: a cause that is shared would arrive as a copy, and a cause that is
+ * (or holds) a cycle with `null` in its place.
  */
-test.failing('codec - an Error cause that is shared or part of a cycle arrives as such', (t) => {
+test('codec - an Error cause that is shared or part of a cycle arrives as such', (t) => {
   const c = { z: 1 };
   const root: Record<string, unknown> = {};
   root['e'] = new Error('m', { cause: root });
