@@ -41,7 +41,10 @@ async function reloadUnderLoad(
 ): Promise<void> {
   const m = await startMaster({ SUP_WORKERS: String(WORKERS), SUP_OPTS: JSON.stringify(opts) });
   const old = pidsOf(await m.ready());
-  const load = startLoad(m.port, keepAlive ? { maxMs: 30_000, concurrency: 20, keepAlive } : { maxMs: 30_000 });
+  // Bounded by time only: on a quiet machine 20 keep-alive clients send the default 20,000
+  // requests before a reload is over, and the new workers must still be seen serving.
+  const bounds = { maxMs: 30_000, maxRequests: Number.POSITIVE_INFINITY };
+  const load = startLoad(m.port, keepAlive ? { ...bounds, concurrency: 20, keepAlive } : bounds);
   await sleep(500);
   m.command('sample');
   await m.next('sampling');
