@@ -61,12 +61,22 @@ export type OnlyKnownOptions<O, Allowed> = Allowed & {
   readonly [K in Exclude<keyof O, keyof Allowed>]: 'not an option of this event kind';
 };
 
+/*
+ * `Options` is invariant (`in out`): a marker is assignable to another only when their options
+ * are the same both ways. A generated file checks itself against its contract with a single
+ * assignment of its own copy of the markers (`Consume<never, { timeoutMs: 5000 }>`), which then
+ * fails for an option added, removed or changed, at a cost the compiler pays once per event.
+ */
+
 /**
  * An event delivered to every ready worker that has a handler, the sender included.
  * @typeParam Payload - what `broadcast` sends and each handler receives.
  * @typeParam Options - literal options, see {@link BroadcastEventOptions}.
  */
-export interface Broadcast<Payload, Options extends OnlyKnownOptions<Options, BroadcastEventOptions> = NoOptions> {
+export interface Broadcast<
+  Payload,
+  in out Options extends OnlyKnownOptions<Options, BroadcastEventOptions> = NoOptions,
+> {
   readonly [eventKind]: 'broadcast';
   readonly payload: Payload;
   readonly options: Options;
@@ -77,7 +87,7 @@ export interface Broadcast<Payload, Options extends OnlyKnownOptions<Options, Br
  * @typeParam Payload - what `consume` sends and the handler receives.
  * @typeParam Options - literal options, see {@link ConsumeEventOptions}.
  */
-export interface Consume<Payload, Options extends OnlyKnownOptions<Options, ConsumeEventOptions> = NoOptions> {
+export interface Consume<Payload, in out Options extends OnlyKnownOptions<Options, ConsumeEventOptions> = NoOptions> {
   readonly [eventKind]: 'consume';
   readonly payload: Payload;
   readonly options: Options;
@@ -89,7 +99,11 @@ export interface Consume<Payload, Options extends OnlyKnownOptions<Options, Cons
  * @typeParam Result - what each handler returns (or resolves to).
  * @typeParam Options - literal options, see {@link MapEventOptions}.
  */
-export interface MapCall<Payload, Result, Options extends OnlyKnownOptions<Options, MapEventOptions> = NoOptions> {
+export interface MapCall<
+  Payload,
+  Result,
+  in out Options extends OnlyKnownOptions<Options, MapEventOptions> = NoOptions,
+> {
   readonly [eventKind]: 'map';
   readonly payload: Payload;
   readonly result: Result;

@@ -30,6 +30,8 @@ export type {
   EventTable,
   EventTableInput,
   InSyncWithContract,
+  EventKinds,
+  KindsOf,
   EventSpec,
   EventSpecOf,
 } from './messenger/types.js';

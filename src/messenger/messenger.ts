@@ -7,7 +7,16 @@ import { getBus } from '../bus.js';
 import type { AnyHandler, Endpoint, RequestBase, RequestSpec } from '../core/endpoint/endpoint.js';
 import { BadOptionsError, ContractConflictError, UnknownEventError, WrongKindError } from '../errors.js';
 import { isPositiveInt, type ResolvedBusOptions } from '../core/options.js';
-import type { EventMap, EventNames, EventSpec, EventTable, EventTableInput, Messenger } from './types.js';
+import type {
+  EventKinds,
+  EventMap,
+  EventNames,
+  EventSpec,
+  EventTable,
+  EventTableInput,
+  KindsOf,
+  Messenger,
+} from './types.js';
 
 /** Every event this process has loaded from a contract, and which contract declared it. */
 const loaded = new Map<string, { source: string; spec: EventSpec }>();
@@ -20,12 +29,14 @@ const kindOfOp = { broadcast: 'broadcast', consume: 'consume', map: 'map', mapSe
  * @param source - the contract file, for error messages.
  * @param table - each event's kind and contract options (the generated file checks that it has
  *   every event of the contract, with its options: `InSyncWithContract`).
+ * @typeParam Kinds - the names of the events of each kind, written out by a generated file;
+ *   default: worked out from `Events` ({@link EventKinds}).
  * @throws ContractConflictError if another loaded contract declares one of the events differently.
  */
-export function createMessenger<Events extends EventMap<Events>>(
+export function createMessenger<Events extends EventMap<Events>, Kinds extends KindsOf<Events> = EventKinds<Events>>(
   source: string,
   table: EventTableInput<Events>,
-): Messenger<Events> {
+): Messenger<Events, Kinds> {
   for (const [event, spec] of Object.entries(table) as [string, EventSpec][]) {
     const seen = loaded.get(event);
     if (seen && JSON.stringify(seen.spec) !== JSON.stringify(spec)) {
@@ -35,7 +46,9 @@ export function createMessenger<Events extends EventMap<Events>>(
   }
   const messenger = build<Events>(table as EventTable<Events>, () => getBus());
   tables.set(messenger, table as EventTable<never>);
-  return messenger;
+  // Which names are of which kind is the table's to say at run time (and the contract's at
+  // compile time): `Kinds` only narrows what the compiler accepts.
+  return messenger as Messenger<Events, Kinds>;
 }
 
 /**

@@ -81,6 +81,24 @@ type Handlers<Events> = {
  */
 export type Handler<Events, E extends keyof Events & string> = Handlers<Events>[E];
 
+/**
+ * The names of a contract's events of each kind, worked out from the contract. A generated
+ * file writes them out instead (its `Kinds` type), so that a program that uses a few events of
+ * a large contract does not have the compiler go through every event to learn which are which.
+ */
+export interface EventKinds<Events> {
+  readonly broadcast: BroadcastEvents<Events>;
+  readonly consume: ConsumeEvents<Events>;
+  readonly map: MapEvents<Events>;
+}
+
+/** What a `Kinds` argument of `Messenger` must be: names of the contract's events, by kind. */
+export interface KindsOf<Events> {
+  readonly broadcast: EventName<Events>;
+  readonly consume: EventName<Events>;
+  readonly map: EventName<Events>;
+}
+
 /** Per-call options of `consume`. */
 export interface ConsumeOptions {
   /** Deadline of this call in ms. Default: the contract's `timeoutMs`, else the bus's (10 000). */
@@ -101,9 +119,10 @@ export interface MapOptions {
 
 /**
  * The typed messenger generated for a contract. The same object works in the master and
- * in every worker.
+ * in every worker. `Kinds` names the events of each kind; a generated file passes them written
+ * out, which spares the compiler the work (see {@link EventKinds}); the default works them out.
  */
-export interface Messenger<Events extends EventMap<Events>> {
+export interface Messenger<Events extends EventMap<Events>, Kinds extends KindsOf<Events> = EventKinds<Events>> {
   /**
    * Registers `handler` for `event` in this process and tells the master this process
    * handles it. For a `MapCall` the first handler registered answers.
@@ -118,28 +137,24 @@ export interface Messenger<Events extends EventMap<Events>> {
    * Delivers `payload` to every ready worker with a handler, the sender included.
    * Settles once the master has accepted the message.
    */
-  broadcast<E extends BroadcastEvents<Events>>(event: E, payload: PayloadOf<Events, E>): Promise<void>;
+  broadcast<E extends Kinds['broadcast']>(event: E, payload: PayloadOf<Events, E>): Promise<void>;
   /**
    * Runs the task on exactly one ready worker with a handler (round-robin). Settles when
    * that handler finished, or rejects with its error, a `TimeoutError`, a
    * `NoHandlerError` or a `WorkerExitedError`.
    */
-  consume<E extends ConsumeEvents<Events>>(
-    event: E,
-    payload: PayloadOf<Events, E>,
-    options?: ConsumeOptions,
-  ): Promise<void>;
+  consume<E extends Kinds['consume']>(event: E, payload: PayloadOf<Events, E>, options?: ConsumeOptions): Promise<void>;
   /**
    * Asks every ready worker with a handler; resolves to their results in worker-id order.
    * Rejects with a `MapError` carrying every worker's outcome if any of them failed.
    */
-  map<E extends MapEvents<Events>>(
+  map<E extends Kinds['map']>(
     event: E,
     payload: PayloadOf<Events, E>,
     options?: MapOptions,
   ): Promise<ResultOf<Events, E>[]>;
   /** Like `map`, but resolves to one outcome per worker and never rejects for one worker's failure. */
-  mapSettled<E extends MapEvents<Events>>(
+  mapSettled<E extends Kinds['map']>(
     event: E,
     payload: PayloadOf<Events, E>,
     options?: MapOptions,
@@ -223,83 +238,62 @@ export type EventNames<Events> = { readonly [K in keyof Events]: K };
 export type EventTableInput<Events> = { readonly [K in keyof Events]?: EventSpecOf<Events[K]> };
 
 type OptionName = 'timeoutMs' | 'redeliver' | 'maxPayloadBytes' | 'maxResultBytes';
-/** The value the contract gives option `O` of event `Ev`, or `undefined` if it gives none. */
+/** The value event marker `Ev` gives option `O`, or `undefined` if it gives none. */
 type DeclaredOption<Ev, O extends OptionName> = Ev extends { readonly options: infer Opts }
   ? O extends keyof Opts
     ? Opts[O]
     : undefined
   : undefined;
-/** The value a generated table gives option `O` in spec `S`, or `undefined`. */
-type TableOption<S, O extends OptionName> = O extends keyof S ? S[O] : undefined;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Shown<V> = V extends undefined ? 'unset' : V extends string | number | boolean ? `${V}` : 'set';
 type Stale = 'run `clusterbus gen`';
-/** The kind the contract gives event `Ev`. */
+/** The kind event marker `Ev` has. */
 type KindOf<Ev> = Ev extends { readonly [eventKind]: infer Kind } ? Kind : never;
 
-/** How event `K` of a generated table `T` differs from the contract, as messages; `never` if it does not. */
-type EventDrift<Events, T, K extends keyof Events & keyof T & string> = T[K] extends { readonly kind: infer Kind }
-  ? Same<Kind, KindOf<Events[K]>> extends false
-    ? `event ${K} is a ${Kind & string} in this generated file but a ${KindOf<Events[K]> & string} in the contract: ${Stale}`
+/** How event `K` of a generated file's markers `G` differs from the contract, as messages; `never` if it does not. */
+type EventDrift<Events, G, K extends keyof Events & keyof G & string> =
+  Same<KindOf<G[K]>, KindOf<Events[K]>> extends false
+    ? `event ${K} is a ${KindOf<G[K]> & string} in this generated file but a ${KindOf<Events[K]> & string} in the contract: ${Stale}`
     : {
-        [O in OptionName]: Same<DeclaredOption<Events[K], O>, TableOption<T[K], O>> extends true
+        [O in OptionName]: Same<DeclaredOption<Events[K], O>, DeclaredOption<G[K], O>> extends true
           ? never
-          : `event ${K} has ${O} ${Shown<TableOption<T[K], O>>} in this generated file but ${Shown<DeclaredOption<Events[K], O>>} in the contract: ${Stale}`;
-      }[OptionName]
-  : never;
+          : `event ${K} has ${O} ${Shown<DeclaredOption<G[K], O>>} in this generated file but ${Shown<DeclaredOption<Events[K], O>>} in the contract: ${Stale}`;
+      }[OptionName];
 
-type Missing<Events, T> = Exclude<keyof Events & string, keyof T>;
-type Extra<Events, T> = Exclude<keyof T & string, keyof Events>;
-type Drift<Events, T> =
-  | ([Missing<Events, T>] extends [never]
+type Missing<Events, G> = Exclude<keyof Events & string, keyof G>;
+type Extra<Events, G> = Exclude<keyof G & string, keyof Events>;
+type Drift<Events, G> =
+  | ([Missing<Events, G>] extends [never]
       ? never
-      : `event ${Missing<Events, T>} is in the contract but not in this generated file: ${Stale}`)
-  | ([Extra<Events, T>] extends [never]
+      : `event ${Missing<Events, G>} is in the contract but not in this generated file: ${Stale}`)
+  | ([Extra<Events, G>] extends [never]
       ? never
-      : `event ${Extra<Events, T>} is in this generated file but no longer in the contract: ${Stale}`)
-  | { [K in keyof Events & keyof T & string]: EventDrift<Events, T, K> }[keyof Events & keyof T & string];
-
-/** The entry a generated table has for each event, but for its hints: the event's kind and options. */
-type ExpectedTable<Events extends EventMap<Events>> = {
-  readonly [K in keyof Events]: { readonly kind: Events[K][typeof eventKind] } & Events[K]['options'];
-};
-/** The options of a generated table entry. */
-type TableOptions<S> = { readonly [O in keyof S & OptionName]: S[O] };
-/** What a contract must declare for each event of a generated table: its options, with the table's values. */
-type DeclaredByTable<T> = { readonly [K in keyof T]: { readonly options: TableOptions<T[K]> } };
+      : `event ${Extra<Events, G>} is in this generated file but no longer in the contract: ${Stale}`)
+  | { [K in keyof Events & keyof G & string]: EventDrift<Events, G, K> }[keyof Events & keyof G & string];
 
 /**
- * `true` when table `T` has exactly the contract's events, kinds and options; `false` may also
- * mean a difference `Drift` does not report. Checked first because `Drift` costs over a hundred
- * type instantiations per event, and a generated file is in sync nearly always. Two relations
- * between whole objects rather than a conditional type per event, which took twice the
- * instantiations on a 1,000-event table: the table's entries have the contract's kinds and
- * options (every contract event and option is in the table, with the same literal), and the
- * contract declares the table's options with values that are the table's literals (no event,
- * option or wider value the table does not have).
+ * `true` when `G`, a generated file's copy of its contract's markers (kinds and options, with
+ * `never` for payloads and results), has exactly the contract's events, kinds and options.
+ * One assignment does it, because a marker's options are invariant: `G` is assignable to the
+ * contract only if it has each of the contract's events, with its kind and the very same
+ * options; and no more events (the names compared as one union). Checked first because `Drift`
+ * costs many type instantiations per event, and a generated file is in sync nearly always.
  */
-type TableInSync<Events, T> =
-  Events extends EventMap<Events>
-    ? [T] extends [ExpectedTable<Events>]
-      ? [Events] extends [DeclaredByTable<T>]
-        ? true
-        : false
-      : false
-    : false;
+type MarkersInSync<Events, G> = [G] extends [Events] ? ([keyof G] extends [keyof Events] ? true : false) : false;
 
 /**
- * `true` when a generated event table (`T`, written `as const`) has exactly the contract's
+ * `true` when a generated file's markers `G` (see `MarkersInSync`) have exactly the contract's
  * events, kinds and options; otherwise messages naming each difference and saying to run
  * `clusterbus gen`. A generated file checks itself with `true satisfies InSyncWithContract<…>`,
  * so a file older than its contract does not compile.
  */
-export type InSyncWithContract<Events, T> =
-  TableInSync<Events, T> extends true
+export type InSyncWithContract<Events, G> =
+  MarkersInSync<Events, G> extends true
     ? true
-    : [Drift<Events, T>] extends [never]
-      ? true
+    : [Drift<Events, G>] extends [never]
+      ? `this generated file does not match its contract: ${Stale}`
       : // A template literal, so that the compiler's message spells the differences out.
-        `${Drift<Events, T>}`;
+        `${Drift<Events, G>}`;
 
 /** Any event spec, as the run time sees it. */
 export type EventSpec = EventSpecOf<AnyEvent>;

@@ -91,22 +91,39 @@ export function contractSource(iface: string, events: Readonly<Record<string, st
 }
 
 /**
- * The table entry of `event` in a generated file, on one line and without its fingerprint
- * (`fp`, tested on its own), e.g. `{ kind: 'broadcast', plainPayload: true }`; `undefined`
- * when the file has no entry for it.
+ * The run-time table of a generated module, read as JavaScript reads it: in a `.bus.ts`
+ * module, the template literal given to `JSON.parse`, evaluated and parsed; in a JavaScript
+ * module, its object literal, evaluated.
+ */
+export function runTimeTable(content: string): Record<string, Record<string, unknown>> {
+  const json = /JSON\.parse\((`(?:[^`\\]|\\.)*`)\);/s.exec(content);
+  if (json?.[1]) {
+    return JSON.parse((0, eval)(json[1]) as string) as Record<string, Record<string, unknown>>;
+  }
+  const object = /const events = \/\*\* @type \{const\} \*\/ \((\{.*?\n\})\);/s.exec(content);
+  if (object?.[1]) {
+    return (0, eval)(`(${object[1]})`) as Record<string, Record<string, unknown>>;
+  }
+  throw new Error(`no run-time table in:\n${content}`);
+}
+
+/**
+ * The entry of `event` in a generated module's run-time table without its fingerprint, written
+ * `{ kind: 'consume', timeoutMs: 5000 }`; `undefined` if the table has no such event.
  */
 export function entryOf(content: string, event: string): string | undefined {
-  const key = `'${event}':`;
-  const at = content.indexOf(`  ${key}`);
-  if (at < 0) return undefined;
-  const open = content.indexOf('{', at + key.length);
-  const close = content.indexOf('}', open);
-  const fields = content
-    .slice(open + 1, close)
-    .split(',')
-    .map((f) => f.trim())
-    .filter((f) => f !== '' && !f.startsWith('fp:'));
+  const entry = runTimeTable(content)[event];
+  if (entry === undefined) return undefined;
+  const fields = Object.entries(entry)
+    .filter(([key]) => key !== 'fp')
+    .map(([key, value]) => `${key}: ${typeof value === 'string' ? `'${value}'` : String(value)}`);
   return `{ ${fields.join(', ')} }`;
+}
+
+/** The fingerprint of `event` in a generated module's run-time table. */
+export function fingerprintOf(content: string, event: string): string | undefined {
+  const fp = runTimeTable(content)[event]?.['fp'];
+  return typeof fp === 'string' ? fp : undefined;
 }
 
 /**

@@ -282,7 +282,7 @@ test('codegen - reads a contract outside any tsconfig with the nodenext defaults
   const { diagnostics, outputs } = buildOutputs([path.join(dir, 'ok.contract.ts')]);
   t.deepEqual(diagnostics, []);
   t.is(outputs.length, 1);
-  t.true(outputs[0]?.content.includes("  /** Documented. */\n  'ok.b': {"));
+  t.true(outputs[0]?.content.includes("  /** Documented. */\n  'ok.b': Broadcast<never>;"));
   t.is(entryOf(outputs[0]?.content ?? '', 'ok.b'), "{ kind: 'broadcast', plainPayload: false }");
   t.true(
     entryOf(outputs[0]?.content ?? '', 'ok.c') ===

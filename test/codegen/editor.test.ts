@@ -156,9 +156,12 @@ test('editor - completion in a string literal event name lists the events of the
 
 test('editor - references on a string literal event name reach the contract, not the other way round', (t) => {
   const { service, consumerFile, contractFile } = ready();
+  // The generated file names every event too (its markers and its unions of each kind): what
+  // matters here is that the consumer's literal reaches the contract.
   const lines = (references: readonly ts.ReferencedSymbol[] | undefined): string[] =>
     (references ?? [])
       .flatMap((symbol) => symbol.references)
+      .filter((reference) => !reference.fileName.endsWith('.bus.ts'))
       .map((reference) => {
         const where = located(reference);
         return `${path.basename(where.file)}:${where.line}`;

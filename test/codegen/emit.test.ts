@@ -6,7 +6,7 @@ import path from 'node:path';
 import test from 'ava';
 import { emitContract, isGenerated, outputPathFor, quote } from '../../codegen/emit.js';
 import type { ContractModel, EventModel, Plainness } from '../../codegen/model.js';
-import { format } from './_helpers.js';
+import { format, runTimeTable } from './_helpers.js';
 
 const root = path.resolve('/project');
 const loc = { file: path.join(root, 'contracts/x.contract.ts'), line: 1, col: 1 };
@@ -129,6 +129,21 @@ cases.push({
   ),
   source: "it's/x.contract.ts",
 });
+for (const [count, length] of [
+  [4, 20],
+  [5, 20],
+  [8, 12],
+  [12, 20],
+] as const) {
+  cases.push({
+    title: `${count} broadcasts of ${length} characters (the union of a kind on one line, the next, or one a line)`,
+    model: model(
+      ['X'],
+      Array.from({ length: count }, (_, i) => event(`b${i}.${'e'.repeat(length)}`, 'broadcast')),
+    ),
+    source: 'contracts/x.contract.ts',
+  });
+}
 cases.push({
   title: 'JSDoc of one and several lines',
   model: model(
@@ -204,15 +219,33 @@ test('codegen - writes the plain hints after the options: true when plain, false
     ),
     { outFile: path.join(root, 'contracts/x.bus.ts'), source: 'x' },
   );
-  t.true(text.includes("  b: { kind: 'broadcast', maxPayloadBytes: 64, plainPayload: true, fp: 'fp-b' },\n"));
-  t.true(text.includes("  c: { kind: 'consume', fp: 'fp-c' },\n"));
-  t.true(text.includes("  d: { kind: 'broadcast', plainPayload: false, fp: 'fp-d' },\n"));
-  t.true(text.includes("  m: { kind: 'map', timeoutMs: 5, plainPayload: true, plainResult: true, fp: 'fp-m' },\n"));
-  t.true(text.includes("  n: { kind: 'map', plainResult: true, fp: 'fp-n' },\n"));
-  t.true(text.includes("  o: { kind: 'map', plainPayload: false, plainResult: false, fp: 'fp-o' },\n"));
-  t.true(text.includes("  p: { kind: 'map', timeoutMs: 5, plainPayload: false, plainResult: true, fp: 'fp-p' },\n"));
-  t.true(text.includes("  q: { kind: 'map', plainResult: false, fp: 'fp-q' },\n"));
-  // A result hint on a kind without a result is not written.
-  t.true(text.includes("  r: { kind: 'consume', plainPayload: true, fp: 'fp-r' },\n"));
-  t.true(text.includes("  s: { kind: 'consume', plainPayload: false, fp: 'fp-s' },\n"));
+  t.deepEqual(runTimeTable(text), {
+    b: { kind: 'broadcast', maxPayloadBytes: 64, plainPayload: true, fp: 'fp-b' },
+    c: { kind: 'consume', fp: 'fp-c' },
+    d: { kind: 'broadcast', plainPayload: false, fp: 'fp-d' },
+    m: { kind: 'map', timeoutMs: 5, plainPayload: true, plainResult: true, fp: 'fp-m' },
+    n: { kind: 'map', plainResult: true, fp: 'fp-n' },
+    o: { kind: 'map', plainPayload: false, plainResult: false, fp: 'fp-o' },
+    p: { kind: 'map', timeoutMs: 5, plainPayload: false, plainResult: true, fp: 'fp-p' },
+    q: { kind: 'map', plainResult: false, fp: 'fp-q' },
+    // A result hint on a kind without a result is not written.
+    r: { kind: 'consume', plainPayload: true, fp: 'fp-r' },
+    s: { kind: 'consume', plainPayload: false, fp: 'fp-s' },
+  });
+  // The keys of a JSON object keep their order when parsed: kind, options, hints, fingerprint.
+  t.deepEqual(Object.keys(runTimeTable(text)['m'] ?? {}), ['kind', 'timeoutMs', 'plainPayload', 'plainResult', 'fp']);
+});
+
+test('codegen - the run-time table carries any event name and option exactly, in JSON a template literal holds', (t) => {
+  const names = ['back\\slash', 'back`tick', 'dollar${brace}', 'new\nline', `it's "quoted"`, 'emoji😀', '\u2028sep'];
+  const text = emitContract(
+    model(
+      ['X'],
+      names.map((name) => event(name, 'consume', [{ name: 'timeoutMs', value: 7 }])),
+    ),
+    { outFile: path.join(root, 'contracts/x.bus.ts'), source: 'x' },
+  );
+  const table = runTimeTable(text);
+  t.deepEqual(Object.keys(table).sort(), [...names].sort());
+  for (const name of names) t.like(table[name], { kind: 'consume', timeoutMs: 7 });
 });

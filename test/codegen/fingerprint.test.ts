@@ -3,7 +3,7 @@
 import path from 'node:path';
 import test from 'ava';
 import { buildOutputs } from '../../codegen/generate.js';
-import { removeTempDirs, tempDir, writeFiles } from './_helpers.js';
+import { fingerprintOf, removeTempDirs, tempDir, writeFiles } from './_helpers.js';
 
 test.after.always(removeTempDirs);
 
@@ -15,9 +15,9 @@ function fingerprint(body: string, event = 'e.x'): string {
   });
   const { diagnostics, outputs } = buildOutputs([path.join(dir, 'x.contract.ts')]);
   if (diagnostics.length > 0) throw new Error(diagnostics.map((d) => d.message).join('\n'));
-  const match = new RegExp(`'${event.replace('.', '\\.')}': \\{[^}]*fp: '([0-9a-f]+)'`).exec(outputs[0]?.content ?? '');
-  if (!match?.[1]) throw new Error(`no fingerprint for ${event} in:\n${outputs[0]?.content ?? ''}`);
-  return match[1];
+  const fp = fingerprintOf(outputs[0]?.content ?? '', event);
+  if (fp === undefined) throw new Error(`no fingerprint for ${event} in:\n${outputs[0]?.content ?? ''}`);
+  return fp;
 }
 
 const base = `

@@ -68,7 +68,7 @@ test('codegen - the header names the contract relative to the output, with POSIX
   t.true(output?.content.includes("import type { SimpleEvents } from '../../simple.contract.js';"));
   t.regex(
     output?.content ?? '',
-    /createMessenger<Events>\(\s*'test\/fixtures\/codegen\/simple\.contract\.ts',\s*events,?\s*\)/,
+    /createMessenger<Events, Kinds>\(\s*'test\/fixtures\/codegen\/simple\.contract\.ts',\s*events,?\s*\)/,
   );
 });
 
