@@ -285,10 +285,7 @@ function typeAlias(head: string, refs: readonly string[]): string[] {
   return [head, ...broken('  ', '    ')];
 }
 
-function messengerCall(
-  source: string,
-  head = 'export const messenger: Messenger<Events> = createMessenger<Events>(',
-): string[] {
+function messengerCall(source: string, head: string): string[] {
   const flat = `${head}${quote(source)}, events);`;
   if (flat.length <= WIDTH) return [flat];
   return [head, `  ${quote(source)},`, '  events,', ');'];
@@ -337,23 +334,15 @@ function kindsType(model: ContractModel): string[] {
 }
 
 /**
- * The run-time table as JSON in a template literal, one event a line: its kind, its options,
- * then the `plainPayload` / `plainResult` hints when the generator knows the answer, and its
- * fingerprint. In the literal a backslash, a backtick and `${` are escaped, so that the string
- * is the JSON text exactly.
+ * The run-time table as JSON in a template literal, one event a line (or one field a line when
+ * that is too long). In the literal a backslash, a backtick and `${` are escaped, so that the
+ * string is the JSON text exactly.
  */
 function jsonTable(model: ContractModel): string[] {
   const head = 'const events: EventTableInput<Events> = JSON.parse(`{';
-  if (model.events.length === 0) return ['const events: EventTableInput<Events> = JSON.parse(`{}`);'];
+  if (model.events.length === 0) return [`${head}}\`);`];
   const lines = model.events.map((event, i) => {
-    const fields: [string, unknown][] = [
-      ['kind', event.kind],
-      ...event.options.map((o): [string, unknown] => [o.name, o.value]),
-      ...hintField('plainPayload', event.plainPayload),
-      ...(event.kind === 'map' ? hintField('plainResult', event.plainResult) : []),
-      ['fp', event.fingerprint],
-    ];
-    const pairs = fields.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+    const pairs = tableFields(event).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`);
     const key = `  ${JSON.stringify(event.name)}: `;
     const comma = i === model.events.length - 1 ? '' : ',';
     const flat = templateText(`${key}{ ${pairs.join(', ')} }${comma}`);
@@ -370,25 +359,13 @@ function templateText(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${');
 }
 
-function hintField(name: string, plainness: Plainness): [string, boolean][] {
-  if (plainness === 'plain') return [[name, true]];
-  if (plainness === 'rich') return [[name, false]];
-  return [];
-}
-
 /**
- * One event of the table, with its JSDoc, at `indent`: its kind, its options, then the
- * `plainPayload` / `plainResult` hints when the generator knows the answer.
+ * One event of the JavaScript module's table, with its JSDoc, at `indent` (its fields:
+ * `tableFields`).
  */
 function entry(event: EventModel, indent: string): string[] {
   const key = propertyKey(event.name);
-  const fields = [
-    `kind: ${quote(event.kind)}`,
-    ...event.options.map((o) => `${o.name}: ${String(o.value)}`),
-    ...hint('plainPayload', event.plainPayload),
-    ...(event.kind === 'map' ? hint('plainResult', event.plainResult) : []),
-    `fp: ${quote(event.fingerprint)}`,
-  ];
+  const fields = tableFields(event).map(([k, v]) => `${k}: ${typeof v === 'string' ? quote(v) : String(v)}`);
   const object = `{ ${fields.join(', ')} }`;
   const expanded = (open: string, inner: string): string[] => [
     `${open}{`,
@@ -403,10 +380,25 @@ function entry(event: EventModel, indent: string): string[] {
   return [...jsDoc(event.doc, indent), ...body];
 }
 
+/**
+ * The fields of an event's run-time table entry, in the order both tables write them: its kind,
+ * its options, the `plainPayload` / `plainResult` hints when the generator knows the answer,
+ * and its fingerprint.
+ */
+function tableFields(event: EventModel): [name: string, value: string | number | boolean][] {
+  return [
+    ['kind', event.kind],
+    ...event.options.map((o): [string, number | boolean] => [o.name, o.value]),
+    ...hint('plainPayload', event.plainPayload),
+    ...(event.kind === 'map' ? hint('plainResult', event.plainResult) : []),
+    ['fp', event.fingerprint],
+  ];
+}
+
 /** A run-time hint: `true` for a plain type, `false` for a rich one, nothing when unknown. */
-function hint(name: string, plainness: Plainness): string[] {
-  if (plainness === 'plain') return [`${name}: true`];
-  if (plainness === 'rich') return [`${name}: false`];
+function hint(name: string, plainness: Plainness): [string, boolean][] {
+  if (plainness === 'plain') return [[name, true]];
+  if (plainness === 'rich') return [[name, false]];
   return [];
 }
 
